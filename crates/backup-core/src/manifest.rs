@@ -1,0 +1,114 @@
+//! The manifest: one JSON document per backup, written last. A backup exists once its manifest
+//! does; the catalog is the list of manifests in storage.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::{BackupId, TransformSpec};
+
+/// The value of the manifest's `format` field.
+pub const MANIFEST_FORMAT: &str = "lifeboat-manifest/1";
+
+/// Everything lifeboat records about one backup (`manifest.json`).
+///
+/// Only public material goes in here: transform specs carry age *recipients*, never identities
+/// or passphrases, and store metadata never carries URLs with credentials.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Always [`MANIFEST_FORMAT`].
+    pub format: String,
+    /// The backup id (also the folder name in storage).
+    pub id: BackupId,
+    /// Which source this is a backup of.
+    pub source: SourceRef,
+    /// When the backup started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// When the data stream was complete.
+    #[serde(with = "time::serde::rfc3339")]
+    pub finished_at: OffsetDateTime,
+    /// Wall time of the backup, in milliseconds.
+    pub duration_ms: u64,
+    /// The host that ran the backup.
+    pub host: String,
+    /// The lifeboat version that wrote it, e.g. `lifeboat 0.1.0`.
+    pub tool_version: String,
+    /// The raw dump's format, e.g. `sqlite-db`, `tar`, `pg_dump-custom`.
+    pub dump_format: String,
+    /// The stored data object.
+    pub artifact: Artifact,
+    /// The transforms applied on backup, in order (restore undoes them in reverse).
+    pub transforms: Vec<TransformSpec>,
+    /// The store's own metadata (versions, sizes, counts).
+    #[serde(default)]
+    pub metadata: serde_json::Value,
+}
+
+/// The source a backup belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SourceRef {
+    /// The source's name from the config.
+    pub name: String,
+    /// Its kind, e.g. `sqlite`.
+    pub kind: String,
+}
+
+/// The stored data object of a backup and the checksums that guard it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Artifact {
+    /// The object's key relative to the storage root.
+    pub key: String,
+    /// Bytes of the raw dump, before any transform.
+    pub raw_bytes: u64,
+    /// Bytes of the stored object.
+    pub stored_bytes: u64,
+    /// Hex sha256 of the raw dump.
+    pub raw_sha256: String,
+    /// Hex sha256 of the stored object.
+    pub stored_sha256: String,
+}
+
+/// A manifest that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// Not JSON of the manifest's shape.
+    #[error("manifest is not valid JSON of lifeboat's manifest shape: {0}")]
+    Parse(#[from] serde_json::Error),
+    /// Written by an unknown (newer) format version.
+    #[error("manifest format `{0}` is not supported (expected `{MANIFEST_FORMAT}`)")]
+    UnsupportedFormat(String),
+}
+
+impl Manifest {
+    /// Parses and validates a manifest.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ManifestError> {
+        let manifest: Manifest = serde_json::from_slice(bytes)?;
+        if manifest.format != MANIFEST_FORMAT {
+            return Err(ManifestError::UnsupportedFormat(manifest.format));
+        }
+        Ok(manifest)
+    }
+
+    /// Serializes the manifest as pretty JSON.
+    pub fn to_json(&self) -> Vec<u8> {
+        // A Manifest holds only strings, numbers and JSON values: serialization cannot fail.
+        serde_json::to_vec_pretty(self).unwrap_or_default()
+    }
+
+    /// Stored size as a fraction of the raw size (0.25 = four times smaller).
+    pub fn ratio(&self) -> f64 {
+        if self.artifact.raw_bytes == 0 {
+            1.0
+        } else {
+            self.artifact.stored_bytes as f64 / self.artifact.raw_bytes as f64
+        }
+    }
+
+    /// Whether the stored object is encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.transforms.iter().any(TransformSpec::is_encryption)
+    }
+}
