@@ -1,0 +1,126 @@
+//! The pipeline's error, and the [`ErrorClass`] the CLI maps to exit codes.
+
+use crate::transform::{KeyError, TransformError};
+use crate::{ManifestError, SinkError, StoreError, StoreErrorKind};
+
+/// What went wrong, in the terms the CLI's exit codes use (DESIGN.md section 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Anything else (exit 1).
+    Failure,
+    /// The configuration is wrong (exit 2).
+    Config,
+    /// Cannot decrypt: wrong or missing key (exit 12).
+    Decrypt,
+    /// Checksum mismatch, truncated or corrupt artifact (exit 13).
+    Integrity,
+    /// A restore target holds data and `--force` was not given (exit 1).
+    TargetNotEmpty,
+}
+
+/// An error of a backup, restore, verify or catalog operation, with its context.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The source failed while dumping.
+    #[error("source `{name}` failed: {error}")]
+    Source {
+        /// The source's name.
+        name: String,
+        /// The store's error.
+        #[source]
+        error: StoreError,
+    },
+    /// The restore target or format check failed.
+    #[error("{target}: {error}")]
+    Target {
+        /// The target's description.
+        target: String,
+        /// The store's error.
+        #[source]
+        error: StoreError,
+    },
+    /// A storage backend failed.
+    #[error("storage `{storage}`: {error}")]
+    Storage {
+        /// The storage's name.
+        storage: String,
+        /// The backend's error.
+        #[source]
+        error: SinkError,
+    },
+    /// The artifact cannot be decrypted with the configured keys.
+    #[error("cannot decrypt `{key}`: {reason}")]
+    Decrypt {
+        /// The artifact key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// The artifact is not what its manifest describes.
+    #[error("integrity failure in `{key}`: {reason}")]
+    Integrity {
+        /// The artifact key.
+        key: String,
+        /// What does not match.
+        reason: String,
+    },
+    /// Key material cannot be loaded.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// A transform could not be set up.
+    #[error("{0}")]
+    Transform(#[from] TransformError),
+    /// A stage of the byte path failed.
+    #[error("{stage}: {error}")]
+    Stream {
+        /// The stage, e.g. `finishing the backup stream`.
+        stage: &'static str,
+        /// The I/O error.
+        #[source]
+        error: std::io::Error,
+    },
+    /// A manifest cannot be read.
+    #[error("manifest `{key}` in storage `{storage}`: {error}")]
+    Manifest {
+        /// The storage's name.
+        storage: String,
+        /// The manifest key.
+        key: String,
+        /// What is wrong with it.
+        #[source]
+        error: ManifestError,
+    },
+    /// No backup matches the request.
+    #[error("{0}")]
+    NotFound(String),
+    /// Every storage failed; one error per storage.
+    #[error("every storage failed: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    AllStoragesFailed(Vec<Error>),
+}
+
+impl Error {
+    /// The class of this error, for exit codes.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Decrypt { .. } => ErrorClass::Decrypt,
+            Error::Integrity { .. } => ErrorClass::Integrity,
+            Error::Key(_) => ErrorClass::Decrypt,
+            Error::Transform(TransformError::Config(_)) => ErrorClass::Config,
+            Error::Transform(TransformError::Decrypt(_)) => ErrorClass::Decrypt,
+            Error::Transform(TransformError::Corrupt(_)) => ErrorClass::Integrity,
+            Error::Source { error, .. } | Error::Target { error, .. } => match error.kind() {
+                StoreErrorKind::Corrupt => ErrorClass::Integrity,
+                StoreErrorKind::TargetNotEmpty => ErrorClass::TargetNotEmpty,
+                StoreErrorKind::Config => ErrorClass::Config,
+                StoreErrorKind::Failed => ErrorClass::Failure,
+            },
+            Error::Manifest { .. } => ErrorClass::Integrity,
+            Error::AllStoragesFailed(errors) => errors
+                .iter()
+                .map(Error::class)
+                .find(|c| *c != ErrorClass::Failure)
+                .unwrap_or(ErrorClass::Failure),
+            _ => ErrorClass::Failure,
+        }
+    }
+}

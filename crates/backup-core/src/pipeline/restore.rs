@@ -1,0 +1,215 @@
+//! The restore pipeline, mirror of backup:
+//! `Sink ─► [sha256 stored, checked] ─► decrypt ─► decompress ─► [sha256 raw, checked] ─►
+//! EndGate ─► Target`. Every check fails as a read error *before* EOF, so a target that reads
+//! to EOF before committing never commits a bad artifact.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, ReadBuf};
+
+use crate::io::{EndGate, Expected, FailureSlot, HashReader, Progress, SharedReader, StreamError};
+use crate::transform::{transform_for_restore, Keyring, TransformError};
+use crate::{
+    BoxReader, Error, FormatCheck, Manifest, Report, RestoreOptions, Sink, SinkError, Target,
+};
+
+/// Which backup to read, from where, with which keys.
+pub struct RestoreRequest<'a> {
+    /// The storage to read from.
+    pub sink: &'a dyn Sink,
+    /// The backup's manifest.
+    pub manifest: &'a Manifest,
+    /// Keys for decryption.
+    pub keyring: &'a Keyring,
+    /// Told about every stored byte read.
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+type Bottom = SharedReader<HashReader<BoxReader>>;
+
+/// The verified raw stream of a backup. Reading it to EOF proves both checksums matched.
+pub struct RestoreStream {
+    gate: EndGate<HashReader<BoxReader>, Bottom>,
+    failure: FailureSlot,
+}
+
+impl RestoreStream {
+    /// The first failure the stream reported, if any.
+    pub fn failure(&self) -> Option<StreamError> {
+        self.failure.get()
+    }
+}
+
+impl AsyncRead for RestoreStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.gate).poll_read(cx, buf)
+    }
+}
+
+fn expected_stored(manifest: &Manifest) -> Expected {
+    Expected {
+        label: "stored",
+        bytes: manifest.artifact.stored_bytes,
+        sha256: manifest.artifact.stored_sha256.clone(),
+    }
+}
+
+fn stream_failure(request: &RestoreRequest<'_>, failure: StreamError) -> Error {
+    let key = request.manifest.artifact.key.clone();
+    match failure {
+        StreamError::Integrity(reason) => Error::Integrity { key, reason },
+        StreamError::Storage(reason) => Error::Storage {
+            storage: request.sink.name().to_string(),
+            error: SinkError::backend("read", key, reason),
+        },
+    }
+}
+
+/// Opens the verified raw stream of a backup. Fails with [`Error::Integrity`] when the object is
+/// missing or has the wrong size, and with [`Error::Decrypt`] when the keys do not fit an
+/// intact object.
+pub async fn open_restore_stream(request: &RestoreRequest<'_>) -> Result<RestoreStream, Error> {
+    let manifest = request.manifest;
+    let key = &manifest.artifact.key;
+    let storage_err = |error| Error::Storage {
+        storage: request.sink.name().to_string(),
+        error,
+    };
+    let meta = request.sink.stat(key).await.map_err(storage_err)?;
+    let Some(meta) = meta else {
+        return Err(Error::Integrity {
+            key: key.clone(),
+            reason: "the data object is missing from storage".to_string(),
+        });
+    };
+    if meta.size != manifest.artifact.stored_bytes {
+        return Err(Error::Integrity {
+            key: key.clone(),
+            reason: format!(
+                "the stored object is {} bytes, the manifest says {} (truncated, extended or replaced)",
+                meta.size, manifest.artifact.stored_bytes
+            ),
+        });
+    }
+    let object = request.sink.open_read(key).await.map_err(storage_err)?;
+    let bottom = SharedReader::new(
+        HashReader::new(object, expected_stored(manifest), request.progress.clone()).over_storage(),
+    );
+    let mut reader: BoxReader = Box::new(bottom.clone());
+    for spec in manifest.transforms.iter().rev() {
+        let transform = transform_for_restore(spec, request.keyring);
+        reader = match transform.wrap_reader(reader).await {
+            Ok(reader) => reader,
+            Err(err) => return Err(classify_setup_failure(request, err).await),
+        };
+    }
+    let raw = HashReader::new(
+        reader,
+        Expected {
+            label: "raw",
+            bytes: manifest.artifact.raw_bytes,
+            sha256: manifest.artifact.raw_sha256.clone(),
+        },
+        None,
+    );
+    let gate = EndGate::new(raw, bottom);
+    let failure = gate.failure();
+    Ok(RestoreStream { gate, failure })
+}
+
+/// A stage could not start (typically age refusing the header). If the stored object does not
+/// match its checksum the artifact is to blame (integrity); otherwise the keys are (decrypt).
+async fn classify_setup_failure(request: &RestoreRequest<'_>, err: TransformError) -> Error {
+    let key = request.manifest.artifact.key.clone();
+    match stored_object_intact(request).await {
+        Err(storage_error) => storage_error,
+        Ok(Some(reason)) => Error::Integrity { key, reason },
+        Ok(None) => match err {
+            TransformError::Decrypt(reason) => Error::Decrypt { key, reason },
+            TransformError::Corrupt(reason) => Error::Integrity { key, reason },
+            other => Error::Transform(other),
+        },
+    }
+}
+
+/// Reads the stored object through its checksum: `Some(reason)` when it does not match.
+async fn stored_object_intact(request: &RestoreRequest<'_>) -> Result<Option<String>, Error> {
+    let key = &request.manifest.artifact.key;
+    let object = request
+        .sink
+        .open_read(key)
+        .await
+        .map_err(|error| Error::Storage {
+            storage: request.sink.name().to_string(),
+            error,
+        })?;
+    let mut reader =
+        HashReader::new(object, expected_stored(request.manifest), None).over_storage();
+    match tokio::io::copy(&mut reader, &mut tokio::io::sink()).await {
+        Ok(_) => Ok(None),
+        Err(err) => match StreamError::from_io(&err) {
+            Some(StreamError::Integrity(reason)) => Ok(Some(reason.clone())),
+            Some(other) => Err(stream_failure(request, other.clone())),
+            None => Err(stream_failure(
+                request,
+                StreamError::Storage(err.to_string()),
+            )),
+        },
+    }
+}
+
+/// Restores a backup into `target`: `prepare` (refusal before any byte is read), then the
+/// verified stream. A stream failure (checksum, decryption, storage) wins over the target's own
+/// error, since the target only saw its symptom.
+pub async fn run_restore(
+    request: &RestoreRequest<'_>,
+    target: &dyn Target,
+    options: &RestoreOptions,
+) -> Result<Report, Error> {
+    let target_err = |error| Error::Target {
+        target: target.describe(),
+        error,
+    };
+    target
+        .prepare(request.manifest, options)
+        .await
+        .map_err(target_err)?;
+    let mut stream = open_restore_stream(request).await?;
+    let result = target.restore(&mut stream, request.manifest, options).await;
+    finish(request, &stream, result.map_err(target_err))
+}
+
+/// Runs a format check over the verified stream (the end of `verify`).
+pub async fn run_check(
+    request: &RestoreRequest<'_>,
+    check: &dyn FormatCheck,
+) -> Result<Report, Error> {
+    let mut stream = open_restore_stream(request).await?;
+    let result = check.check(&mut stream, request.manifest).await;
+    finish(
+        request,
+        &stream,
+        result.map_err(|error| Error::Target {
+            target: "format check".to_string(),
+            error,
+        }),
+    )
+}
+
+fn finish(
+    request: &RestoreRequest<'_>,
+    stream: &RestoreStream,
+    result: Result<Report, Error>,
+) -> Result<Report, Error> {
+    if let Some(failure) = stream.failure() {
+        return Err(stream_failure(request, failure));
+    }
+    result
+}

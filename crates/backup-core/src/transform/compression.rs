@@ -1,0 +1,142 @@
+//! zstd and gzip compression stages (async-compression).
+
+use async_compression::tokio::bufread::{GzipDecoder, ZstdDecoder};
+use async_compression::tokio::write::{GzipEncoder, ZstdEncoder};
+use async_compression::Level;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::io::BufReader;
+
+use super::{Transform, TransformError, TransformSpec};
+use crate::io::{BoxWriter, MapErrReader};
+use crate::BoxReader;
+
+/// Read buffer under a decoder.
+const DECODE_BUFFER: usize = 128 * 1024;
+
+/// The compression setting of the config (`[compression]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "algorithm", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Compression {
+    /// No compression.
+    None,
+    /// zstd.
+    Zstd {
+        /// Level 1 to 19 (default 3).
+        #[serde(default = "default_zstd_level")]
+        level: i32,
+        /// Worker threads (0 = compress on the pipeline's own thread; default 0).
+        #[serde(default)]
+        workers: u32,
+    },
+    /// gzip.
+    Gzip {
+        /// Level 1 to 9 (default 6).
+        #[serde(default = "default_gzip_level")]
+        level: u32,
+    },
+}
+
+fn default_zstd_level() -> i32 {
+    3
+}
+
+fn default_gzip_level() -> u32 {
+    6
+}
+
+impl Default for Compression {
+    fn default() -> Self {
+        Compression::Zstd {
+            level: default_zstd_level(),
+            workers: 0,
+        }
+    }
+}
+
+impl Compression {
+    /// The transform for this setting, or `None` for no compression. Levels out of range are
+    /// an error naming the range.
+    pub fn transform(&self) -> Result<Option<Box<dyn Transform>>, TransformError> {
+        match *self {
+            Compression::None => Ok(None),
+            Compression::Zstd { level, workers } => {
+                if !(1..=19).contains(&level) {
+                    return Err(TransformError::Config(format!(
+                        "zstd level {level} is out of range 1..=19"
+                    )));
+                }
+                Ok(Some(Box::new(ZstdTransform { level, workers })))
+            }
+            Compression::Gzip { level } => {
+                if !(1..=9).contains(&level) {
+                    return Err(TransformError::Config(format!(
+                        "gzip level {level} is out of range 1..=9"
+                    )));
+                }
+                Ok(Some(Box::new(GzipTransform { level })))
+            }
+        }
+    }
+}
+
+/// zstd at `level`, optionally with `workers` compression threads.
+#[derive(Debug, Clone, Copy)]
+pub struct ZstdTransform {
+    /// Level 1 to 19.
+    pub level: i32,
+    /// Worker threads; 0 compresses on the calling thread.
+    pub workers: u32,
+}
+
+#[async_trait]
+impl Transform for ZstdTransform {
+    fn spec(&self) -> TransformSpec {
+        TransformSpec::Zstd {
+            level: self.level,
+            workers: self.workers,
+        }
+    }
+
+    async fn wrap_writer(&self, inner: BoxWriter) -> Result<BoxWriter, TransformError> {
+        let level = Level::Precise(self.level);
+        let encoder = if self.workers > 0 {
+            let params = [async_compression::zstd::CParameter::nb_workers(
+                self.workers,
+            )];
+            ZstdEncoder::with_quality_and_params(inner, level, &params)
+        } else {
+            ZstdEncoder::with_quality(inner, level)
+        };
+        Ok(Box::new(encoder))
+    }
+
+    async fn wrap_reader(&self, inner: BoxReader) -> Result<BoxReader, TransformError> {
+        let decoder = ZstdDecoder::new(BufReader::with_capacity(DECODE_BUFFER, inner));
+        Ok(Box::new(MapErrReader::new(decoder, "zstd decompression")))
+    }
+}
+
+/// gzip at `level`.
+#[derive(Debug, Clone, Copy)]
+pub struct GzipTransform {
+    /// Level 1 to 9.
+    pub level: u32,
+}
+
+#[async_trait]
+impl Transform for GzipTransform {
+    fn spec(&self) -> TransformSpec {
+        TransformSpec::Gzip { level: self.level }
+    }
+
+    async fn wrap_writer(&self, inner: BoxWriter) -> Result<BoxWriter, TransformError> {
+        let level = Level::Precise(self.level as i32);
+        Ok(Box::new(GzipEncoder::with_quality(inner, level)))
+    }
+
+    async fn wrap_reader(&self, inner: BoxReader) -> Result<BoxReader, TransformError> {
+        let decoder = GzipDecoder::new(BufReader::with_capacity(DECODE_BUFFER, inner));
+        Ok(Box::new(MapErrReader::new(decoder, "gzip decompression")))
+    }
+}
