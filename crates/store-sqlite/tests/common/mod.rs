@@ -1,0 +1,129 @@
+//! Helpers shared by the integration tests.
+#![allow(clippy::unwrap_used, dead_code)]
+
+use std::io;
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use backup_core::{Artifact, BackupId, Manifest, Source, SourceRef, MANIFEST_FORMAT};
+use store_sqlite::SqliteSource;
+use time::OffsetDateTime;
+use tokio::io::{AsyncRead, ReadBuf};
+
+/// A manifest as the pipeline would write it for a `sqlite-db` backup with `metadata`.
+pub fn manifest(metadata: serde_json::Value) -> Manifest {
+    let now = OffsetDateTime::now_utc();
+    Manifest {
+        format: MANIFEST_FORMAT.to_string(),
+        id: BackupId::new(now),
+        source: SourceRef {
+            name: "app".to_string(),
+            kind: "sqlite".to_string(),
+        },
+        started_at: now,
+        finished_at: now,
+        duration_ms: 0,
+        host: "test-host".to_string(),
+        tool_version: "lifeboat test".to_string(),
+        dump_format: "sqlite-db".to_string(),
+        artifact: Artifact {
+            key: "app/x/data.db".to_string(),
+            raw_bytes: 0,
+            stored_bytes: 0,
+            raw_sha256: String::new(),
+            stored_sha256: String::new(),
+        },
+        transforms: Vec::new(),
+        metadata,
+    }
+}
+
+/// Backs up `path` into memory.
+pub async fn backup(path: &Path) -> (Vec<u8>, serde_json::Value) {
+    let mut dump = Vec::new();
+    let metadata = SqliteSource::new(path).backup(&mut dump).await.unwrap();
+    (dump, metadata)
+}
+
+/// A small database with a few tables; returns nothing, the file is at `path`.
+pub fn make_db(path: &Path, rows: usize) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+         CREATE TABLE tags(item INTEGER, tag TEXT);
+         CREATE INDEX tags_item ON tags(item);
+         PRAGMA user_version = 3;",
+    )
+    .unwrap();
+    let tx = conn.unchecked_transaction().unwrap();
+    for i in 0..rows {
+        tx.execute(
+            "INSERT INTO items(name) VALUES (printf('item %d %s', ?1, hex(randomblob(60))))",
+            [i as i64],
+        )
+        .unwrap();
+        tx.execute("INSERT INTO tags VALUES (?1, 'tag')", [i as i64])
+            .unwrap();
+    }
+    tx.commit().unwrap();
+}
+
+/// The names in `dir`, sorted.
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Row count of `table` in the database at `path`.
+pub fn count(path: &Path, table: &str) -> u64 {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|n| n as u64)
+    .unwrap()
+}
+
+/// An AsyncRead that yields `data[..fail_after]` and then fails with `kind`.
+pub struct FailingReader {
+    data: Vec<u8>,
+    pos: usize,
+    fail_after: usize,
+    kind: io::ErrorKind,
+}
+
+impl FailingReader {
+    pub fn new(data: Vec<u8>, fail_after: usize, kind: io::ErrorKind) -> Self {
+        Self {
+            data,
+            pos: 0,
+            fail_after,
+            kind,
+        }
+    }
+}
+
+impl AsyncRead for FailingReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.pos >= self.fail_after {
+            return Poll::Ready(Err(io::Error::new(self.kind, "storage went away")));
+        }
+        // Small reads so the failure comes after several writes to the staging file.
+        let end = (self.pos + 1000.min(buf.remaining()))
+            .min(self.fail_after)
+            .min(self.data.len());
+        let chunk = self.data[self.pos..end].to_vec();
+        buf.put_slice(&chunk);
+        self.pos = end;
+        Poll::Ready(Ok(()))
+    }
+}
