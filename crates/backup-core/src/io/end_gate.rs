@@ -58,6 +58,11 @@ impl<R, B> EndGate<R, B> {
         }
     }
 
+    /// Whether EOF was reached and both ends were checked.
+    pub fn is_done(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+
     /// The slot holding the first failure seen.
     pub fn failure(&self) -> FailureSlot {
         self.failure.clone()

@@ -37,6 +37,11 @@ pub struct RestoreStream {
 }
 
 impl RestoreStream {
+    /// Whether the stream was read to its end, with both checksums verified.
+    pub fn is_complete(&self) -> bool {
+        self.gate.is_done()
+    }
+
     /// The first failure the stream reported, if any.
     pub fn failure(&self) -> Option<StreamError> {
         self.failure.get()
@@ -183,7 +188,7 @@ pub async fn run_restore(
         .map_err(target_err)?;
     let mut stream = open_restore_stream(request).await?;
     let result = target.restore(&mut stream, request.manifest, options).await;
-    finish(request, &stream, result.map_err(target_err))
+    finish(request, &mut stream, result.map_err(target_err)).await
 }
 
 /// Runs a format check over the verified stream (the end of `verify`).
@@ -195,19 +200,27 @@ pub async fn run_check(
     let result = check.check(&mut stream, request.manifest).await;
     finish(
         request,
-        &stream,
+        &mut stream,
         result.map_err(|error| Error::Target {
             target: "format check".to_string(),
             error,
         }),
     )
+    .await
 }
 
-fn finish(
+/// Settles a restore or check: a stream failure wins over the store's result; a store that
+/// returned before the end of the stream gets the rest drained here, so the checksums are
+/// always verified before success is reported.
+async fn finish(
     request: &RestoreRequest<'_>,
-    stream: &RestoreStream,
+    stream: &mut RestoreStream,
     result: Result<Report, Error>,
 ) -> Result<Report, Error> {
+    if result.is_ok() && !stream.is_complete() && stream.failure().is_none() {
+        // The error, if any, is recorded in the failure slot.
+        let _ = tokio::io::copy(stream, &mut tokio::io::sink()).await;
+    }
     if let Some(failure) = stream.failure() {
         return Err(stream_failure(request, failure));
     }

@@ -1,0 +1,72 @@
+//! Private permissions on a local fs storage (DESIGN §2): directories 0700, files 0600.
+//!
+//! Without `unsafe` there is no umask to set, so lifeboat creates every directory itself with
+//! an explicit mode (before OpenDAL would create it with the default 0777 & ~umask), and chmods
+//! each file to 0600 right after the upload is renamed into place.
+//!
+//! The file is briefly more open than 0600 (typically 0644) while it is written in
+//! `<root>/.lifeboat-tmp/` and between the rename and the chmod. That exposes nothing: opening a
+//! file needs search (`x`) permission on every directory of its path, and the temp folder as
+//! well as every directory lifeboat creates below the root are 0700, so no other user can reach
+//! the file during that window. (A key written directly in a pre-existing, more open root is the
+//! one case where the window is visible; lifeboat's keys all live in directories it creates.)
+
+use std::io;
+use std::path::Path;
+
+/// Mode of the directories lifeboat creates.
+pub const DIR_MODE: u32 = 0o700;
+
+/// Mode of the files lifeboat writes.
+pub const FILE_MODE: u32 = 0o600;
+
+/// Creates `dir` and its missing parents with mode 0700. Existing directories are left alone.
+#[cfg_attr(not(feature = "fs"), allow(dead_code))]
+pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(DIR_MODE);
+    }
+    builder.create(dir)
+}
+
+/// Async [`create_private_dir_all`].
+pub async fn create_private_dir_all_async(dir: &Path) -> io::Result<()> {
+    let mut builder = tokio::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    builder.mode(DIR_MODE);
+    builder.create(dir).await
+}
+
+/// Sets the mode of an existing directory to 0700.
+#[cfg_attr(not(feature = "fs"), allow(dead_code))]
+pub fn make_dir_private(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(DIR_MODE))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+/// Sets the mode of a file to 0600.
+pub async fn make_file_private(file: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tokio::fs::set_permissions(file, std::fs::Permissions::from_mode(FILE_MODE)).await
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        Ok(())
+    }
+}

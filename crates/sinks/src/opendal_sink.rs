@@ -1,0 +1,285 @@
+//! [`OpendalSink`]: the one [`Sink`] implementation, over an OpenDAL operator.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use backup_core::{BoxReader, ObjectMeta, Sink, SinkError, SinkWriter, MAX_SMALL_OBJECT};
+use bytes::Bytes;
+use futures::TryStreamExt;
+use opendal::{ErrorKind, Metadata, Operator};
+use time::OffsetDateTime;
+use tokio_util::compat::FuturesAsyncReadCompatExt;
+
+use crate::backends;
+use crate::chunking::{chunk_size, MIB};
+use crate::config::StorageConfig;
+use crate::error::{from_opendal, refused, SinksError};
+use crate::keys::{is_internal, validate_key, validate_prefix};
+use crate::local_fs::create_private_dir_all_async;
+use crate::writer::OpendalWriter;
+
+/// How many parts of a multipart upload are in flight at once. Memory of an upload is about
+/// `chunk size × (WRITE_CONCURRENCY + 1)`: 48 MiB with the default 16 MiB parts.
+pub const WRITE_CONCURRENCY: usize = 2;
+
+/// The range size of reads from object stores; [`READ_CONCURRENCY`] ranges are fetched at
+/// once, so a reader holds at most about 16 MiB.
+pub const READ_CHUNK_SIZE: usize = 8 * MIB as usize;
+
+/// How many ranges of [`READ_CHUNK_SIZE`] an object-store reader fetches ahead.
+pub const READ_CONCURRENCY: usize = 2;
+
+/// A storage backed by OpenDAL: a local directory, S3, GCS or Azure Blob Storage.
+///
+/// Built from a [`StorageConfig`] with [`OpendalSink::new`]; used through the
+/// [`backup_core::Sink`] trait. Keys are relative `/`-separated paths (no `..`, no leading or
+/// trailing `/`).
+///
+/// - Object stores: multipart uploads with a part size from [`chunk_size`], two parts in
+///   flight, and OpenDAL's retry layer (exponential backoff with jitter) on every request.
+/// - Local fs: uploads go to `<root>/.lifeboat-tmp/` and are renamed into place on close;
+///   directories are created 0700 and files made 0600 (DESIGN §2). Deleting the last object of
+///   a directory removes the directories that became empty (up to the root).
+pub struct OpendalSink {
+    name: String,
+    description: String,
+    op: Operator,
+    /// For fs: the canonical root directory.
+    local_root: Option<PathBuf>,
+}
+
+/// Shows the name and the description only: the operator holds credentials.
+impl fmt::Debug for OpendalSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpendalSink")
+            .field("name", &self.name)
+            .field("storage", &self.description)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpendalSink {
+    /// Opens storage `name` (its name in the config) as configured. For fs, creates the root
+    /// (0700) if missing. Does not contact remote services: `lifeboat check` should `list` or
+    /// `stat` to verify access.
+    pub fn new(name: &str, config: &StorageConfig) -> Result<Self, SinksError> {
+        let backend = backends::build(name, config)?;
+        Ok(Self {
+            name: name.to_owned(),
+            description: backend.description,
+            op: backend.op,
+            local_root: backend.local_root,
+        })
+    }
+
+    /// The root directory of an fs storage (canonical, absolute); `None` for object stores.
+    pub fn local_root(&self) -> Option<&Path> {
+        self.local_root.as_deref()
+    }
+
+    /// Turns listed or stat'ed metadata into an [`ObjectMeta`].
+    fn object_meta(key: &str, meta: &Metadata) -> ObjectMeta {
+        ObjectMeta {
+            key: key.to_owned(),
+            size: meta.content_length(),
+            last_modified: meta
+                .last_modified()
+                .map(|ts| OffsetDateTime::from(SystemTime::from(ts))),
+        }
+    }
+
+    /// After a delete on fs: removes the key's parent directories that are now empty, up to
+    /// (not including) the root. Best effort: a directory that is not empty stays.
+    async fn remove_empty_parents(root: &Path, key: &str) {
+        let path = root.join(key);
+        let mut dir = path.parent();
+        while let Some(current) = dir {
+            if current == root || !current.starts_with(root) {
+                break;
+            }
+            if tokio::fs::remove_dir(current).await.is_err() {
+                break;
+            }
+            dir = current.parent();
+        }
+    }
+}
+
+#[async_trait]
+impl Sink for OpendalSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+
+    async fn open_write(
+        &self,
+        key: &str,
+        size_hint: Option<u64>,
+    ) -> Result<Box<dyn SinkWriter>, SinkError> {
+        validate_key(key).map_err(|err| refused("write", key, err))?;
+        let writer = match &self.local_root {
+            Some(root) => {
+                // Create the key's directories 0700 ourselves, before OpenDAL would create
+                // them with the default mode. No chunk: the fs writes each chunk as it comes.
+                let path = root.join(key);
+                if let Some(parent) = path.parent() {
+                    create_private_dir_all_async(parent)
+                        .await
+                        .map_err(|err| SinkError::backend("write", key, err))?;
+                }
+                let writer = self
+                    .op
+                    .writer_with(key)
+                    .await
+                    .map_err(|err| SinkError::backend("write", key, err))?;
+                OpendalWriter::new(key, writer, Some(path))
+            }
+            None => {
+                let writer = self
+                    .op
+                    .writer_with(key)
+                    .chunk(chunk_size(size_hint))
+                    .concurrent(WRITE_CONCURRENCY)
+                    .await
+                    .map_err(|err| SinkError::backend("write", key, err))?;
+                OpendalWriter::new(key, writer, None)
+            }
+        };
+        Ok(Box::new(writer))
+    }
+
+    async fn open_read(&self, key: &str) -> Result<BoxReader, SinkError> {
+        validate_key(key).map_err(|err| refused("read", key, err))?;
+        let meta = self
+            .op
+            .stat(key)
+            .await
+            .map_err(|err| from_opendal("read", key, err))?;
+        if !meta.is_file() {
+            return Err(SinkError::NotFound {
+                key: key.to_owned(),
+            });
+        }
+        let reader = if self.local_root.is_some() {
+            // One sequential file read, in OpenDAL's 2 MiB buffers.
+            self.op.reader_with(key).await
+        } else {
+            self.op
+                .reader_with(key)
+                .chunk(READ_CHUNK_SIZE)
+                .concurrent(READ_CONCURRENCY)
+                .await
+        }
+        .map_err(|err| from_opendal("read", key, err))?;
+        let reader = reader
+            .into_futures_async_read(0..meta.content_length())
+            .await
+            .map_err(|err| from_opendal("read", key, err))?;
+        Ok(Box::new(reader.compat()))
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, SinkError> {
+        validate_prefix(prefix).map_err(|err| refused("list", prefix, err))?;
+        // A missing prefix lists as empty on every backend without an error; a `NotFound`
+        // here means a missing bucket or container, which must not look like "no backups".
+        let mut lister = self
+            .op
+            .lister_with(prefix)
+            .recursive(true)
+            .await
+            .map_err(|err| SinkError::backend("list", prefix, err))?;
+        let mut objects = Vec::new();
+        while let Some(entry) = lister
+            .try_next()
+            .await
+            .map_err(|err| SinkError::backend("list", prefix, err))?
+        {
+            let key = entry.path();
+            if !entry.metadata().is_file() || is_internal(key) {
+                continue;
+            }
+            if self.local_root.is_some() {
+                // The fs lister gives no size or time: stat each file (a local syscall).
+                match self.op.stat(key).await {
+                    Ok(meta) if meta.is_file() => objects.push(Self::object_meta(key, &meta)),
+                    Ok(_) => {}
+                    Err(err) if err.kind() == ErrorKind::NotFound => {}
+                    Err(err) => return Err(SinkError::backend("list", key, err)),
+                }
+            } else {
+                objects.push(Self::object_meta(key, entry.metadata()));
+            }
+        }
+        Ok(objects)
+    }
+
+    async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>, SinkError> {
+        validate_key(key).map_err(|err| refused("stat", key, err))?;
+        match self.op.stat(key).await {
+            Ok(meta) if meta.is_file() => Ok(Some(Self::object_meta(key, &meta))),
+            Ok(_) => Ok(None),
+            Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(SinkError::backend("stat", key, err)),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), SinkError> {
+        validate_key(key).map_err(|err| refused("delete", key, err))?;
+        if let Some(root) = &self.local_root {
+            // A directory is not an object: leave it (OpenDAL's fs would remove it if empty).
+            if tokio::fs::symlink_metadata(root.join(key))
+                .await
+                .is_ok_and(|meta| meta.is_dir())
+            {
+                return Ok(());
+            }
+        }
+        match self.op.delete(key).await {
+            Ok(()) => {}
+            Err(err) if err.kind() == ErrorKind::NotFound => {}
+            Err(err) => return Err(SinkError::backend("delete", key, err)),
+        }
+        if let Some(root) = &self.local_root {
+            Self::remove_empty_parents(root, key).await;
+        }
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Bytes, SinkError> {
+        validate_key(key).map_err(|err| refused("read", key, err))?;
+        let meta = self
+            .op
+            .stat(key)
+            .await
+            .map_err(|err| from_opendal("read", key, err))?;
+        if !meta.is_file() {
+            return Err(SinkError::NotFound {
+                key: key.to_owned(),
+            });
+        }
+        let size = meta.content_length();
+        if size > MAX_SMALL_OBJECT {
+            return Err(SinkError::TooLarge {
+                key: key.to_owned(),
+                size,
+            });
+        }
+        if size == 0 {
+            return Ok(Bytes::new());
+        }
+        // Reading exactly the stat'ed range bounds memory even if the object grew meanwhile.
+        let buffer = self
+            .op
+            .read_with(key)
+            .range(0..size)
+            .await
+            .map_err(|err| from_opendal("read", key, err))?;
+        Ok(buffer.to_bytes())
+    }
+}
