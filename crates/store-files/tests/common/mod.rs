@@ -1,0 +1,251 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use backup_core::{Artifact, BackupId, Manifest, Source, SourceRef, MANIFEST_FORMAT};
+use serde_json::{json, Value};
+use store_files::FilesSource;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// A manifest as the pipeline would write it for a files backup with `metadata`.
+pub fn manifest(metadata: Value) -> Manifest {
+    let now = time::OffsetDateTime::now_utc();
+    Manifest {
+        format: MANIFEST_FORMAT.into(),
+        id: BackupId::new(now),
+        source: SourceRef {
+            name: "config".into(),
+            kind: "files".into(),
+        },
+        started_at: now,
+        finished_at: now,
+        duration_ms: 1,
+        host: "test".into(),
+        tool_version: "lifeboat 0.1.0".into(),
+        dump_format: "tar".into(),
+        artifact: Artifact {
+            key: "config/x/data.tar".into(),
+            raw_bytes: 0,
+            stored_bytes: 0,
+            raw_sha256: String::new(),
+            stored_sha256: String::new(),
+        },
+        transforms: vec![],
+        metadata,
+    }
+}
+
+/// Metadata with the given counts.
+pub fn counts(files: u64, dirs: u64, symlinks: u64, bytes: u64) -> Value {
+    json!({
+        "files": files, "dirs": dirs, "symlinks": symlinks, "bytes": bytes,
+        "paths": ["x"], "exclude": [],
+    })
+}
+
+/// Backs `paths` up into memory.
+pub async fn backup(paths: Vec<PathBuf>, exclude: Vec<&str>) -> (Vec<u8>, Value) {
+    let source = FilesSource::new(paths, exclude.into_iter().map(String::from).collect()).unwrap();
+    let mut tar = Vec::new();
+    let metadata = source.backup(&mut tar).await.unwrap();
+    (tar, metadata)
+}
+
+/// Names in `dir` that a restore leaves behind on failure (staging or moved-aside dirs).
+pub fn leftovers(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".lifeboat-"))
+        .collect()
+}
+
+/// One node of a tree, as far as a restore must preserve it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    /// A regular file.
+    File {
+        /// Contents.
+        data: Vec<u8>,
+        /// Permission bits.
+        mode: u32,
+        /// mtime in seconds.
+        mtime: i64,
+    },
+    /// A directory.
+    Dir {
+        /// Permission bits.
+        mode: u32,
+        /// mtime in seconds.
+        mtime: i64,
+    },
+    /// A symbolic link.
+    Symlink {
+        /// Where it points.
+        target: PathBuf,
+        /// mtime in seconds.
+        mtime: i64,
+    },
+}
+
+/// Everything below `root` (not following symlinks), keyed by relative path.
+pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, Node> {
+    let mut nodes = BTreeMap::new();
+    collect(root, Path::new(""), &mut nodes);
+    nodes
+}
+
+fn collect(root: &Path, rel: &Path, nodes: &mut BTreeMap<PathBuf, Node>) {
+    let path = if rel.as_os_str().is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(rel)
+    };
+    let meta = fs::symlink_metadata(&path).unwrap();
+    let mode = meta.permissions().mode() & 0o7777;
+    let mtime = meta.mtime();
+    let node = if meta.file_type().is_symlink() {
+        Node::Symlink {
+            target: fs::read_link(&path).unwrap(),
+            mtime,
+        }
+    } else if meta.is_dir() {
+        let mut children: Vec<_> = fs::read_dir(&path)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        children.sort();
+        for child in children {
+            collect(root, &rel.join(child), nodes);
+        }
+        Node::Dir { mode, mtime }
+    } else {
+        Node::File {
+            data: fs::read(&path).unwrap(),
+            mode,
+            mtime,
+        }
+    };
+    nodes.insert(rel.to_path_buf(), node);
+}
+
+/// A raw 512-byte ustar header, written byte by byte so any name can be used (`tar::Builder`
+/// refuses `..` and absolute paths).
+pub fn raw_header(name: &[u8], typeflag: u8, link: &[u8], size: u64) -> Vec<u8> {
+    assert!(name.len() <= 100 && link.len() <= 100);
+    let mut header = vec![0u8; 512];
+    header[..name.len()].copy_from_slice(name);
+    let mode: &[u8] = if typeflag == b'5' {
+        b"0000755\0"
+    } else {
+        b"0000644\0"
+    };
+    header[100..108].copy_from_slice(mode);
+    header[108..116].copy_from_slice(b"0000000\0");
+    header[116..124].copy_from_slice(b"0000000\0");
+    header[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
+    header[136..148].copy_from_slice(format!("{:011o}\0", 1_600_000_000u64).as_bytes());
+    header[148..156].copy_from_slice(b"        ");
+    header[156] = typeflag;
+    header[157..157 + link.len()].copy_from_slice(link);
+    header[257..263].copy_from_slice(b"ustar\0");
+    header[263..265].copy_from_slice(b"00");
+    let sum: u32 = header.iter().map(|byte| u32::from(*byte)).sum();
+    header[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    header
+}
+
+/// A raw entry: header plus data padded to 512 bytes.
+pub fn raw_entry(name: &[u8], typeflag: u8, link: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut entry = raw_header(name, typeflag, link, data.len() as u64);
+    entry.extend_from_slice(data);
+    let padding = (512 - data.len() % 512) % 512;
+    entry.resize(entry.len() + padding, 0);
+    entry
+}
+
+/// The end-of-archive marker.
+pub fn end_marker() -> Vec<u8> {
+    vec![0u8; 1024]
+}
+
+/// A reader that yields `data`, then an error of `kind` instead of EOF once `fail_at` bytes
+/// have been read (`fail_at >= data.len()`: the error comes where EOF would).
+pub struct FailingReader {
+    pub data: Vec<u8>,
+    pub pos: usize,
+    pub fail_at: usize,
+    pub kind: io::ErrorKind,
+}
+
+impl FailingReader {
+    pub fn new(data: Vec<u8>, fail_at: usize, kind: io::ErrorKind) -> Self {
+        Self {
+            data,
+            pos: 0,
+            fail_at,
+            kind,
+        }
+    }
+}
+
+impl AsyncRead for FailingReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let end = self.fail_at.min(self.data.len());
+        if self.pos >= end {
+            return Poll::Ready(Err(io::Error::new(self.kind, "injected read failure")));
+        }
+        let n = (end - self.pos).min(buf.remaining()).min(1000);
+        let start = self.pos;
+        buf.put_slice(&self.data[start..start + n]);
+        self.pos += n;
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A writer that accepts `limit` bytes, then fails.
+pub struct FailingWriter {
+    pub written: usize,
+    pub limit: usize,
+}
+
+impl AsyncWrite for FailingWriter {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.written >= self.limit {
+            return Poll::Ready(Err(io::Error::other("storage is full")));
+        }
+        let n = buf.len().min(self.limit - self.written);
+        self.written += n;
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Writes `data` to `path` with `mode`, creating parents.
+pub fn write_file(path: &Path, data: &[u8], mode: u32) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, data).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
