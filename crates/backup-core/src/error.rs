@@ -30,8 +30,8 @@ pub enum Error {
         #[source]
         error: StoreError,
     },
-    /// The restore target or format check failed.
-    #[error("{target}: {error}")]
+    /// The restore target or format check failed (stores name their target in the message).
+    #[error("{error}")]
     Target {
         /// The target's description.
         target: String,

@@ -1,0 +1,110 @@
+//! `lifeboat backup [NAME...]`: every selected source in turn, then a summary table.
+
+use backup_core::pipeline::{run_backup, BackupOutcome, BackupRequest};
+use backup_core::transform::Transform;
+use backup_core::Error;
+
+use super::select_sources;
+use crate::config::{Config, SourceConfig};
+use crate::exit::{CliError, Exit};
+use crate::{keys, output, progress, registry, storage};
+
+/// Backs up the named sources (all when `names` is empty).
+pub async fn run(config: &Config, names: &[String]) -> Result<Exit, CliError> {
+    let sources = select_sources(config, names)?;
+    if sources.is_empty() {
+        return Err(CliError::usage(format!(
+            "{} defines no [[sources]]",
+            config.path.display()
+        )));
+    }
+    let transforms = keys::backup_transforms(config)?;
+    if config.encryption.is_none() {
+        tracing::warn!(
+            "backups are NOT encrypted: anyone who can read the storage can read the data; \
+             add [encryption] (see `lifeboat keygen`)"
+        );
+    }
+    let mut table = output::table(&[
+        "source", "status", "id", "raw", "stored", "ratio", "duration", "storages",
+    ]);
+    let mut codes = Vec::new();
+    for source in sources {
+        match backup_one(config, source, &transforms).await {
+            Ok(outcome) => {
+                let m = &outcome.manifest;
+                let status = if outcome.failed.is_empty() {
+                    codes.push(Exit::Success);
+                    "ok".to_string()
+                } else {
+                    for failure in &outcome.failed {
+                        tracing::error!(source = %source.name, storage = %failure.storage, error = %crate::exit::describe(&failure.error), "storage missed the backup");
+                    }
+                    codes.push(Exit::Failure);
+                    "partial".to_string()
+                };
+                tracing::info!(source = %source.name, id = %m.id, raw_bytes = m.artifact.raw_bytes,
+                    stored_bytes = m.artifact.stored_bytes, duration_ms = m.duration_ms, "backup complete");
+                table.add_row(vec![
+                    source.name.clone(),
+                    status,
+                    m.id.to_string(),
+                    output::size(m.artifact.raw_bytes),
+                    output::size(m.artifact.stored_bytes),
+                    output::ratio(m.ratio()),
+                    output::duration_ms(m.duration_ms),
+                    outcome.stored_in.join(", "),
+                ]);
+            }
+            Err(err) => {
+                tracing::error!(source = %source.name, "backup failed: {}", err.message());
+                codes.push(err.exit);
+                table.add_row(vec![
+                    source.name.clone(),
+                    "FAILED".to_string(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                ]);
+            }
+        }
+    }
+    crate::output::print(&table);
+    let succeeded = codes.iter().filter(|c| **c == Exit::Success).count();
+    Ok(match succeeded {
+        n if n == codes.len() => Exit::Success,
+        0 => Exit::worst(codes),
+        _ => Exit::Partial,
+    })
+}
+
+async fn backup_one(
+    config: &Config,
+    source_config: &SourceConfig,
+    transforms: &[Box<dyn Transform>],
+) -> Result<BackupOutcome, CliError> {
+    let source = registry::source_for(source_config)?;
+    let sinks = storage::for_source(config, source_config, None)?;
+    let source_err = |error| Error::Source {
+        name: source_config.name.clone(),
+        error,
+    };
+    let preflight = source.preflight().await.map_err(source_err)?;
+    let bar = progress::bar(&source_config.name, preflight.estimated_bytes);
+    let result = run_backup(BackupRequest {
+        source_name: &source_config.name,
+        source: source.as_ref(),
+        transforms,
+        sinks: &sinks,
+        size_hint: preflight.estimated_bytes,
+        progress: bar.clone().map(|b| b as _),
+    })
+    .await;
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    Ok(result?)
+}

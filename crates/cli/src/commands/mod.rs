@@ -1,0 +1,105 @@
+//! One module per verb.
+
+mod backup;
+mod check;
+mod init;
+mod keygen;
+mod list;
+mod restore;
+mod verify;
+
+use backup_core::catalog::Selector;
+
+use crate::cli::{Cli, Command};
+use crate::config::{Config, SourceConfig};
+use crate::exit::{CliError, Exit};
+
+/// Runs the command line's verb.
+pub async fn run(cli: Cli) -> Result<Exit, CliError> {
+    match cli.command {
+        Command::Init => init::run(&cli.config),
+        Command::Keygen { output } => keygen::run(&output),
+        Command::Check => check::run(&load(&cli)?).await,
+        Command::Backup { ref names } => backup::run(&load(&cli)?, names).await,
+        Command::List {
+            ref name,
+            ref storage,
+            json,
+        } => list::run(&load(&cli)?, name.as_deref(), storage.as_deref(), json).await,
+        Command::Restore {
+            ref name,
+            ref id,
+            ref to,
+            force,
+            ref storage,
+        } => {
+            let args = restore::Args {
+                name,
+                selector: selector(id)?,
+                to: to.as_deref(),
+                force,
+                storage: storage.as_deref(),
+            };
+            restore::run(&load(&cli)?, args).await
+        }
+        Command::Verify {
+            ref name,
+            ref id,
+            deep,
+            ref storage,
+            json,
+        } => {
+            let args = verify::Args {
+                name: name.as_deref(),
+                selector: id
+                    .as_deref()
+                    .map(selector)
+                    .transpose()?
+                    .unwrap_or(Selector::Latest),
+                deep,
+                storage: storage.as_deref(),
+                json,
+            };
+            verify::run(&load(&cli)?, args).await
+        }
+    }
+}
+
+fn load(cli: &Cli) -> Result<Config, CliError> {
+    Ok(Config::load(&cli.config)?)
+}
+
+fn selector(id: &str) -> Result<Selector, CliError> {
+    if id == "latest" {
+        return Ok(Selector::Latest);
+    }
+    id.parse()
+        .map(Selector::Id)
+        .map_err(|e| CliError::usage(format!("--id: {e}")))
+}
+
+/// The sources a command acts on: the named ones (each must exist), or all.
+fn select_sources<'a>(
+    config: &'a Config,
+    names: &[String],
+) -> Result<Vec<&'a SourceConfig>, CliError> {
+    if names.is_empty() {
+        return Ok(config.sources.iter().collect());
+    }
+    names.iter().map(|name| find_source(config, name)).collect()
+}
+
+fn find_source<'a>(config: &'a Config, name: &str) -> Result<&'a SourceConfig, CliError> {
+    config.source(name).ok_or_else(|| {
+        CliError::usage(format!(
+            "no source named `{name}` in {} (defined: {})",
+            config.path.display(),
+            config
+                .sources
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
+}

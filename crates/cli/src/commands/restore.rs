@@ -1,0 +1,92 @@
+//! `lifeboat restore NAME [--id ID|latest] [--to PATH] [--force]`.
+
+use std::path::Path;
+
+use backup_core::catalog::{catalog, Selector};
+use backup_core::pipeline::{run_restore, RestoreRequest};
+use backup_core::{ErrorClass, RestoreOptions};
+
+use super::find_source;
+use crate::config::Config;
+use crate::exit::{CliError, Exit};
+use crate::{keys, progress, registry, storage};
+
+/// The restore command's arguments.
+pub struct Args<'a> {
+    /// Source name.
+    pub name: &'a str,
+    /// Which backup.
+    pub selector: Selector,
+    /// Somewhere else than the source's own location.
+    pub to: Option<&'a Path>,
+    /// Overwrite a target holding data.
+    pub force: bool,
+    /// Only this storage.
+    pub storage: Option<&'a str>,
+}
+
+/// Restores one backup; tries the next storage holding it when a copy is damaged or
+/// unreachable (the target stages everything, so a failed attempt changed nothing).
+pub async fn run(config: &Config, args: Args<'_>) -> Result<Exit, CliError> {
+    let source = find_source(config, args.name)?;
+    let target = registry::target_for(source, args.to)?;
+    let sinks = storage::for_source(config, source, args.storage)?;
+    let found = catalog(&sinks, &source.name).await;
+    for error in &found.errors {
+        tracing::warn!(source = %source.name, "a storage could not be listed: {error}");
+    }
+    let Some(entry) = found.select(&args.selector) else {
+        let which = match &args.selector {
+            Selector::Latest => "no backup".to_string(),
+            Selector::Id(id) => format!("no backup with id {id}"),
+        };
+        let storages: Vec<_> = sinks.iter().map(|s| s.name().to_string()).collect();
+        return Err(CliError::failure(format!(
+            "{which} of `{}` found in storage {}",
+            source.name,
+            storages.join(", ")
+        )));
+    };
+    let manifest = &entry.manifest;
+    let keyring = keys::keyring_for(config, manifest)?;
+    let options = RestoreOptions { force: args.force };
+    let mut last_error = None;
+    for storage_name in &entry.storages {
+        let Some(sink) = sinks.iter().find(|s| s.name() == storage_name) else {
+            continue;
+        };
+        tracing::info!(source = %source.name, id = %manifest.id, storage = %storage_name,
+            target = %target.describe(), "restoring");
+        let bar = progress::bar(&source.name, Some(manifest.artifact.stored_bytes));
+        let request = RestoreRequest {
+            sink: sink.as_ref(),
+            manifest,
+            keyring: &keyring,
+            progress: bar.clone().map(|b| b as _),
+        };
+        let result = run_restore(&request, target.as_ref(), &options).await;
+        if let Some(bar) = bar {
+            bar.finish();
+        }
+        match result {
+            Ok(report) => {
+                crate::output::print(format_args!("{}", report.summary));
+                return Ok(Exit::Success);
+            }
+            Err(err) => {
+                let retry = matches!(err.class(), ErrorClass::Integrity)
+                    || matches!(err, backup_core::Error::Storage { .. });
+                if retry && storage_name != entry.storages.last().unwrap_or(storage_name) {
+                    tracing::warn!(storage = %storage_name, "this copy cannot be restored ({err}); trying the next storage");
+                    last_error = Some(err);
+                    continue;
+                }
+                return Err(err.into());
+            }
+        }
+    }
+    Err(match last_error {
+        Some(err) => err.into(),
+        None => CliError::failure("no storage holding the backup is configured for this source"),
+    })
+}

@@ -1,0 +1,142 @@
+//! `[[sources]]` entries: the keys every source has, then the options of its kind.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{options, resolve_path};
+
+/// Keys every `[[sources]]` table has; the rest belongs to its kind.
+#[derive(Debug, Deserialize)]
+pub(super) struct RawSource {
+    name: String,
+    kind: String,
+    #[serde(default)]
+    storage: Vec<String>,
+    schedule: Option<String>,
+    retention: Option<toml::Table>,
+    #[serde(flatten)]
+    options: toml::Table,
+}
+
+/// `kind = "sqlite"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqliteOptions {
+    /// The database file.
+    pub path: PathBuf,
+}
+
+/// `kind = "files"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesOptions {
+    /// Files and folders to archive; each becomes a top-level entry named after itself.
+    pub paths: Vec<PathBuf>,
+    /// Glob patterns to leave out (matched against relative paths and file names).
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+/// What kind of store a source is, with its options.
+#[derive(Debug, Clone)]
+pub enum SourceKind {
+    /// A SQLite database file.
+    Sqlite(SqliteOptions),
+    /// Config, cert and log files, as a tar stream.
+    Files(FilesOptions),
+    /// A kind this build knows of but cannot back up yet (postgres, redis, rabbitmq).
+    Planned {
+        /// The kind's name.
+        kind: String,
+    },
+}
+
+/// Kinds accepted in the config whose stores are not in this build yet.
+const PLANNED_KINDS: [&str; 3] = ["postgres", "redis", "rabbitmq"];
+
+impl SourceKind {
+    /// The kind's name as written in the config.
+    pub fn name(&self) -> &str {
+        match self {
+            SourceKind::Sqlite(_) => "sqlite",
+            SourceKind::Files(_) => "files",
+            SourceKind::Planned { kind } => kind,
+        }
+    }
+}
+
+/// One validated source.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    /// Its unique name, `[a-z0-9_-]+`.
+    pub name: String,
+    /// Its kind and options.
+    pub kind: SourceKind,
+    /// The storages it goes to (default: the first storage).
+    pub storage: Vec<String>,
+    /// Cron schedule for `lifeboat daemon` (not used by this version yet).
+    pub schedule: Option<String>,
+    /// Retention policy for `lifeboat prune` (not used by this version yet).
+    pub retention: Option<toml::Table>,
+    /// The line of its `[[sources]]` table.
+    pub line: usize,
+}
+
+impl RawSource {
+    pub(super) fn resolve(
+        self,
+        base: &Path,
+        default_storage: &str,
+    ) -> Result<SourceConfig, String> {
+        let name = self.name;
+        if !backup_core::is_valid_source_name(&name) {
+            return Err(format!(
+                "source name `{name}` is not valid: use lowercase letters, digits, `_` and `-` \
+                 ([a-z0-9_-]+)"
+            ));
+        }
+        let context = |e: String| format!("source `{name}` (kind {}): {e}", self.kind);
+        let kind = match self.kind.as_str() {
+            "sqlite" => {
+                let mut o: SqliteOptions = options(self.options).map_err(context)?;
+                o.path = resolve_path(base, &o.path);
+                SourceKind::Sqlite(o)
+            }
+            "files" => {
+                let mut o: FilesOptions = options(self.options).map_err(context)?;
+                if o.paths.is_empty() {
+                    return Err(context("`paths` is empty".to_string()));
+                }
+                o.paths = o.paths.iter().map(|p| resolve_path(base, p)).collect();
+                for pattern in &o.exclude {
+                    globset::Glob::new(pattern)
+                        .map_err(|e| context(format!("exclude pattern `{pattern}`: {e}")))?;
+                }
+                SourceKind::Files(o)
+            }
+            planned if PLANNED_KINDS.contains(&planned) => SourceKind::Planned {
+                kind: planned.to_string(),
+            },
+            other => {
+                return Err(format!(
+                    "source `{name}`: unknown kind `{other}` (expected sqlite, files, {})",
+                    PLANNED_KINDS.join(", ")
+                ))
+            }
+        };
+        let storage = if self.storage.is_empty() {
+            vec![default_storage.to_string()]
+        } else {
+            self.storage
+        };
+        Ok(SourceConfig {
+            name,
+            kind,
+            storage,
+            schedule: self.schedule,
+            retention: self.retention,
+            line: 0,
+        })
+    }
+}
