@@ -108,6 +108,11 @@ impl Error {
             Error::Transform(TransformError::Config(_)) => ErrorClass::Config,
             Error::Transform(TransformError::Decrypt(_)) => ErrorClass::Decrypt,
             Error::Transform(TransformError::Corrupt(_)) => ErrorClass::Integrity,
+            // A source that is missing or unreachable at run time is a failed backup (exit 1),
+            // even when the store calls it a configuration problem: the config parsed fine.
+            Error::Source { error, .. } if error.kind() == StoreErrorKind::Config => {
+                ErrorClass::Failure
+            }
             Error::Source { error, .. } | Error::Target { error, .. } => match error.kind() {
                 StoreErrorKind::Corrupt => ErrorClass::Integrity,
                 StoreErrorKind::TargetNotEmpty => ErrorClass::TargetNotEmpty,

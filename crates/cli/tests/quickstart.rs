@@ -25,7 +25,7 @@ fn quickstart_lines(readme: &str) -> Vec<String> {
 
 /// Runs one README line in `dir`: `export` sets a variable, `cargo build` is what the test
 /// harness already did, `target/release/lifeboat ...` and `cargo run ... --` run the binary.
-fn run_line(dir: &Path, env: &mut Vec<(String, String)>, line: &str) -> assert_cmd::assert::Assert {
+fn run_line(dir: &Path, env: &[(String, String)], line: &str) -> assert_cmd::assert::Assert {
     let words: Vec<&str> = line.split_whitespace().collect();
     let args: &[&str] = match words.as_slice() {
         ["target/release/lifeboat", rest @ ..] => rest,
@@ -71,7 +71,7 @@ fn readme_quickstart_works_as_written() {
         .lines()
         .find(|l| l.starts_with("cargo run --release -p lifeboat-cli --"))
         .expect("the set-up command in the README");
-    run_line(work.path(), &mut Vec::new(), setup).success();
+    run_line(work.path(), &[], setup).success();
 
     let mut env = Vec::new();
     for line in quickstart_lines(&readme) {
@@ -83,7 +83,7 @@ fn readme_quickstart_works_as_written() {
             env.push((key.to_string(), value.to_string()));
             continue;
         }
-        run_line(work.path(), &mut env, &line).success();
+        run_line(work.path(), &env, &line).success();
     }
 
     // Two backups per source now exist (set-up command + quickstart), newest first.
@@ -115,7 +115,7 @@ fn readme_quickstart_works_as_written() {
     let before = std::fs::read(restored.join("app.db")).unwrap();
     run_line(
         work.path(),
-        &mut env,
+        &env,
         "target/release/lifeboat restore app --to examples/quickstart/restored/app.db",
     )
     .code(1)
@@ -123,7 +123,7 @@ fn readme_quickstart_works_as_written() {
     assert_eq!(std::fs::read(restored.join("app.db")).unwrap(), before);
     run_line(
         work.path(),
-        &mut env,
+        &env,
         "target/release/lifeboat restore app --to examples/quickstart/restored/app.db --force",
     )
     .success();

@@ -32,7 +32,7 @@ fn a_full_config_parses_and_resolves_paths() {
     };
     assert_eq!(o.path, Path::new("/etc/lifeboat/data/app.db"));
     assert_eq!(config.sources[0].storage, vec!["local".to_string()]);
-    assert_eq!(config.sources[1].line, 15);
+    assert_eq!(config.sources[1].line, 17);
 }
 
 #[test]
