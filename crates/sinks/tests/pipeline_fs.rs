@@ -1,0 +1,135 @@
+//! The backup pipeline over the real fs storage: a source failing midway leaves no manifest and
+//! no data object, nothing in the temp folder, and earlier backups untouched.
+#![allow(clippy::unwrap_used)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use backup_core::catalog::list_manifests;
+use backup_core::pipeline::{run_backup, BackupRequest};
+use backup_core::transform::{Compression, Transform};
+use backup_core::{Preflight, Sink, Source, StoreError};
+use lifeboat_sinks::{FsStorage, OpendalSink, StorageConfig};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+/// Writes `total` bytes, or fails after `fail_after` bytes.
+struct Generated {
+    total: usize,
+    fail_after: Option<usize>,
+}
+
+#[async_trait]
+impl Source for Generated {
+    fn kind(&self) -> &'static str {
+        "generated"
+    }
+    fn dump_format(&self) -> &'static str {
+        "raw"
+    }
+    fn extension(&self) -> &'static str {
+        "bin"
+    }
+    async fn preflight(&self) -> Result<Preflight, StoreError> {
+        Ok(Preflight::default())
+    }
+    async fn backup(
+        &self,
+        out: &mut (dyn AsyncWrite + Send + Unpin),
+    ) -> Result<serde_json::Value, StoreError> {
+        let block: Vec<u8> = (0..65_536u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        let mut written = 0;
+        while written < self.total {
+            if self.fail_after.is_some_and(|limit| written >= limit) {
+                return Err(StoreError::failed("the dump tool died"));
+            }
+            out.write_all(&block).await.map_err(StoreError::failed)?;
+            written += block.len();
+        }
+        Ok(serde_json::json!({}))
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path.display().to_string());
+        }
+    }
+    found.sort();
+    found
+}
+
+async fn backup(
+    sink: &Arc<dyn Sink>,
+    source: &Generated,
+) -> Result<backup_core::pipeline::BackupOutcome, backup_core::Error> {
+    let transforms: Vec<Box<dyn Transform>> = Compression::default()
+        .transform()
+        .unwrap()
+        .into_iter()
+        .collect();
+    run_backup(BackupRequest {
+        source_name: "app",
+        source,
+        transforms: &transforms,
+        sinks: std::slice::from_ref(sink),
+        size_hint: None,
+        progress: None,
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_source_failing_midway_leaves_nothing_in_the_fs_storage() {
+    let root = tempfile::tempdir().unwrap();
+    let config = StorageConfig::Fs(FsStorage {
+        root: root.path().join("backups"),
+    });
+    let sink: Arc<dyn Sink> = Arc::new(OpendalSink::new("local", &config).unwrap());
+
+    let good = backup(
+        &sink,
+        &Generated {
+            total: 8 << 20,
+            fail_after: None,
+        },
+    )
+    .await
+    .unwrap();
+    let before = files_under(root.path());
+    assert_eq!(before.len(), 2, "{before:?}");
+
+    let err = backup(
+        &sink,
+        &Generated {
+            total: 64 << 20,
+            fail_after: Some(24 << 20),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("the dump tool died"), "{err}");
+    assert_eq!(
+        files_under(root.path()),
+        before,
+        "the failed run left files behind"
+    );
+
+    let listed = list_manifests(sink.as_ref(), Some("app")).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, good.manifest.id);
+
+    // The surviving backup's files are private.
+    for file in &before {
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file}");
+    }
+}
