@@ -61,6 +61,22 @@ impl fmt::Debug for OpendalSink {
 }
 
 impl OpendalSink {
+    /// The metadata of `key` before reading it: a missing key or a directory is `NotFound`.
+    async fn stat_for_read(&self, key: &str) -> Result<opendal::Metadata, SinkError> {
+        validate_key(key).map_err(|err| refused("read", key, err))?;
+        let meta = self
+            .op
+            .stat(key)
+            .await
+            .map_err(|err| from_opendal("read", key, err))?;
+        if !meta.is_file() {
+            return Err(SinkError::NotFound {
+                key: key.to_owned(),
+            });
+        }
+        Ok(meta)
+    }
+
     /// Opens storage `name` (its name in the config) as configured. For fs, creates the root
     /// (0700) if missing. Does not contact remote services: `lifeboat check` should `list` or
     /// `stat` to verify access.
@@ -155,17 +171,7 @@ impl Sink for OpendalSink {
     }
 
     async fn open_read(&self, key: &str) -> Result<BoxReader, SinkError> {
-        validate_key(key).map_err(|err| refused("read", key, err))?;
-        let meta = self
-            .op
-            .stat(key)
-            .await
-            .map_err(|err| from_opendal("read", key, err))?;
-        if !meta.is_file() {
-            return Err(SinkError::NotFound {
-                key: key.to_owned(),
-            });
-        }
+        let meta = self.stat_for_read(key).await?;
         let reader = if self.local_root.is_some() {
             // One sequential file read, in OpenDAL's 2 MiB buffers.
             self.op.reader_with(key).await
@@ -252,17 +258,7 @@ impl Sink for OpendalSink {
     }
 
     async fn get(&self, key: &str) -> Result<Bytes, SinkError> {
-        validate_key(key).map_err(|err| refused("read", key, err))?;
-        let meta = self
-            .op
-            .stat(key)
-            .await
-            .map_err(|err| from_opendal("read", key, err))?;
-        if !meta.is_file() {
-            return Err(SinkError::NotFound {
-                key: key.to_owned(),
-            });
-        }
+        let meta = self.stat_for_read(key).await?;
         let size = meta.content_length();
         if size > MAX_SMALL_OBJECT {
             return Err(SinkError::TooLarge {

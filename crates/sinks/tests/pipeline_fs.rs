@@ -6,51 +6,18 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use backup_core::catalog::list_manifests;
 use backup_core::pipeline::{run_backup, BackupRequest};
+use backup_core::testing::BytesSource;
 use backup_core::transform::{Compression, Transform};
-use backup_core::{Preflight, Sink, Source, StoreError};
+use backup_core::Sink;
 use lifeboat_sinks::{FsStorage, OpendalSink, StorageConfig};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-/// Writes `total` bytes, or fails after `fail_after` bytes.
-struct Generated {
-    total: usize,
-    fail_after: Option<usize>,
-}
-
-#[async_trait]
-impl Source for Generated {
-    fn kind(&self) -> &'static str {
-        "generated"
-    }
-    fn dump_format(&self) -> &'static str {
-        "raw"
-    }
-    fn extension(&self) -> &'static str {
-        "bin"
-    }
-    async fn preflight(&self) -> Result<Preflight, StoreError> {
-        Ok(Preflight::default())
-    }
-    async fn backup(
-        &self,
-        out: &mut (dyn AsyncWrite + Send + Unpin),
-    ) -> Result<serde_json::Value, StoreError> {
-        let block: Vec<u8> = (0..65_536u32)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-            .collect();
-        let mut written = 0;
-        while written < self.total {
-            if self.fail_after.is_some_and(|limit| written >= limit) {
-                return Err(StoreError::failed("the dump tool died"));
-            }
-            out.write_all(&block).await.map_err(StoreError::failed)?;
-            written += block.len();
-        }
-        Ok(serde_json::json!({}))
-    }
+/// `len` bytes of a fixed, poorly compressible pattern.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect()
 }
 
 fn files_under(dir: &Path) -> Vec<String> {
@@ -69,7 +36,7 @@ fn files_under(dir: &Path) -> Vec<String> {
 
 async fn backup(
     sink: &Arc<dyn Sink>,
-    source: &Generated,
+    source: &BytesSource,
 ) -> Result<backup_core::pipeline::BackupOutcome, backup_core::Error> {
     let transforms: Vec<Box<dyn Transform>> = Compression::default()
         .transform()
@@ -95,28 +62,22 @@ async fn a_source_failing_midway_leaves_nothing_in_the_fs_storage() {
     });
     let sink: Arc<dyn Sink> = Arc::new(OpendalSink::new("local", &config).unwrap());
 
-    let good = backup(
-        &sink,
-        &Generated {
-            total: 8 << 20,
-            fail_after: None,
-        },
-    )
-    .await
-    .unwrap();
+    let good = backup(&sink, &BytesSource::new(pattern(8 << 20)))
+        .await
+        .unwrap();
     let before = files_under(root.path());
     assert_eq!(before.len(), 2, "{before:?}");
 
     let err = backup(
         &sink,
-        &Generated {
-            total: 64 << 20,
-            fail_after: Some(24 << 20),
-        },
+        &BytesSource::failing_after(pattern(64 << 20), 24 << 20),
     )
     .await
     .unwrap_err();
-    assert!(err.to_string().contains("the dump tool died"), "{err}");
+    assert!(
+        err.to_string().contains("simulated source failure"),
+        "{err}"
+    );
     assert_eq!(
         files_under(root.path()),
         before,

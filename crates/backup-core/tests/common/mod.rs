@@ -3,57 +3,12 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use backup_core::pipeline::{self, BackupOutcome, BackupRequest, RestoreRequest};
+pub use backup_core::testing::BytesSource;
 use backup_core::testing::MemorySink;
 use backup_core::transform::{Compression, Encryption, Keyring, Transform};
-use backup_core::{Error, Preflight, Sink, Source, StoreError};
-use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
-
-/// A source that writes `data` in chunks, or fails after `fail_after` bytes.
-pub struct BytesSource {
-    pub data: Vec<u8>,
-    pub fail_after: Option<usize>,
-}
-
-impl BytesSource {
-    pub fn new(data: Vec<u8>) -> Self {
-        Self {
-            data,
-            fail_after: None,
-        }
-    }
-}
-
-#[async_trait]
-impl Source for BytesSource {
-    fn kind(&self) -> &'static str {
-        "bytes"
-    }
-    fn dump_format(&self) -> &'static str {
-        "raw"
-    }
-    fn extension(&self) -> &'static str {
-        "bin"
-    }
-    async fn preflight(&self) -> Result<Preflight, StoreError> {
-        Ok(Preflight::default())
-    }
-    async fn backup(
-        &self,
-        out: &mut (dyn AsyncWrite + Send + Unpin),
-    ) -> Result<serde_json::Value, StoreError> {
-        for (index, chunk) in self.data.chunks(7919).enumerate() {
-            if let Some(limit) = self.fail_after {
-                if index * 7919 >= limit {
-                    return Err(StoreError::failed("simulated source failure midway"));
-                }
-            }
-            out.write_all(chunk).await.map_err(StoreError::failed)?;
-        }
-        Ok(serde_json::json!({ "len": self.data.len() }))
-    }
-}
+use backup_core::{Error, Sink, Source};
+use tokio::io::AsyncReadExt;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Enc {
