@@ -5,10 +5,8 @@ use std::str::FromStr;
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use time::{format_description::FormatItem, macros::format_description, OffsetDateTime};
+use time::OffsetDateTime;
 
-const TIME_FORMAT: &[FormatItem<'static>] =
-    format_description!("[year][month][day]T[hour][minute][second]Z");
 const SUFFIX_LEN: usize = 6;
 
 /// A backup's id: sortable by time, unique thanks to a random suffix.
@@ -25,10 +23,16 @@ impl BackupId {
     /// A new id for a backup started at `at`.
     pub fn new(at: OffsetDateTime) -> Self {
         let at = at.to_offset(time::UtcOffset::UTC);
-        // Formatting with a fixed, valid description of a UTC time cannot fail.
-        let stamp = at.format(TIME_FORMAT).unwrap_or_default();
         let suffix: u32 = rand::thread_rng().gen_range(0..0x100_0000);
-        Self(format!("{stamp}-{suffix:06x}"))
+        Self(format!(
+            "{:04}{:02}{:02}T{:02}{:02}{:02}Z-{suffix:06x}",
+            at.year(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second()
+        ))
     }
 
     /// The UTC second the backup started at, read back from the id.

@@ -3,30 +3,46 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::stream::{self, StreamExt};
 
 use crate::{BackupId, Error, Manifest, Sink, MANIFEST_FILE};
 
 /// How many manifests are fetched at once.
 const FETCH_CONCURRENCY: usize = 8;
 
-/// One backup and the storages that hold it (the same id in two storages is one backup held
-/// twice).
+/// One storage's copy of a backup, with that storage's own manifest (each copy is checked
+/// against the manifest stored beside it).
 #[derive(Debug, Clone, PartialEq)]
-pub struct CatalogEntry {
-    /// The manifest (from the first storage that has it).
+pub struct Copy {
+    /// The storage's name.
+    pub storage: String,
+    /// The manifest found in that storage.
     pub manifest: Manifest,
-    /// Names of the storages that hold it, in the order they were given.
-    pub storages: Vec<String>,
 }
 
-/// The backups found across several storages, newest first, and the storages that could not
-/// be listed.
+/// One backup and its copies (the same id in two storages is one backup held twice).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogEntry {
+    /// The manifest of the first copy, for display.
+    pub manifest: Manifest,
+    /// Every copy, in the order the storages were given.
+    pub copies: Vec<Copy>,
+}
+
+impl CatalogEntry {
+    /// Names of the storages holding a copy.
+    pub fn storages(&self) -> Vec<String> {
+        self.copies.iter().map(|c| c.storage.clone()).collect()
+    }
+}
+
+/// The backups found across several storages, newest first, and what could not be read.
 #[derive(Debug, Default)]
 pub struct Catalog {
     /// Backups, newest first.
     pub entries: Vec<CatalogEntry>,
-    /// Storages whose listing failed (the entries are then partial).
+    /// Storages that could not be listed and manifests that could not be read: when this is
+    /// not empty the entries may be incomplete.
     pub errors: Vec<Error>,
 }
 
@@ -49,6 +65,15 @@ impl Catalog {
     }
 }
 
+/// The manifests of one storage, and the ones that could not be read.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Readable manifests, newest first.
+    pub manifests: Vec<Manifest>,
+    /// One error per manifest that could not be fetched or parsed.
+    pub errors: Vec<Error>,
+}
+
 /// Splits `<source>/<id>/manifest.json` into its parts, or `None` for anything else (data
 /// objects, leftovers, temp files).
 fn parse_manifest_key(key: &str) -> Option<(&str, BackupId)> {
@@ -62,8 +87,9 @@ fn parse_manifest_key(key: &str) -> Option<(&str, BackupId)> {
 
 /// Lists the manifests in one storage (all sources, or one), newest first. Data objects
 /// without a manifest (leftovers of failed runs) are never listed. A manifest that cannot be
-/// read is an error, not silently skipped.
-pub async fn list_manifests(sink: &dyn Sink, source: Option<&str>) -> Result<Vec<Manifest>, Error> {
+/// read is reported in [`Listing::errors`] without hiding the others; `Err` means the storage
+/// itself could not be listed.
+pub async fn list_manifests(sink: &dyn Sink, source: Option<&str>) -> Result<Listing, Error> {
     let prefix = source.map(crate::source_prefix).unwrap_or_default();
     let storage_err = |error| Error::Storage {
         storage: sink.name().to_string(),
@@ -77,34 +103,49 @@ pub async fn list_manifests(sink: &dyn Sink, source: Option<&str>) -> Result<Vec
         })
         .filter(|(_, s, _)| source.is_none_or(|wanted| wanted == s))
         .collect();
-    let mut manifests: Vec<Manifest> = stream::iter(keys)
-        .map(|(key, source, id)| async move {
-            let bytes = sink.get(&key).await.map_err(|error| Error::Storage {
-                storage: sink.name().to_string(),
-                error,
-            })?;
-            let manifest_err = |error| Error::Manifest {
-                storage: sink.name().to_string(),
-                key: key.clone(),
-                error,
-            };
-            let manifest = Manifest::from_json(&bytes).map_err(manifest_err)?;
-            if manifest.id != id || manifest.source.name != source {
-                return Err(Error::Integrity {
-                    key: key.clone(),
-                    reason: format!(
-                        "manifest says {}/{}, but lives at {key}",
-                        manifest.source.name, manifest.id
-                    ),
-                });
-            }
-            Ok(manifest)
-        })
+    let results: Vec<Result<Manifest, Error>> = stream::iter(keys)
+        .map(|(key, source, id)| read_manifest(sink, key, source, id))
         .buffer_unordered(FETCH_CONCURRENCY)
-        .try_collect()
-        .await?;
-    manifests.sort_by(|a, b| (b.started_at, &b.id).cmp(&(a.started_at, &a.id)));
-    Ok(manifests)
+        .collect()
+        .await;
+    let mut listing = Listing::default();
+    for result in results {
+        match result {
+            Ok(manifest) => listing.manifests.push(manifest),
+            Err(err) => listing.errors.push(err),
+        }
+    }
+    listing
+        .manifests
+        .sort_by(|a, b| (b.started_at, &b.id).cmp(&(a.started_at, &a.id)));
+    Ok(listing)
+}
+
+async fn read_manifest(
+    sink: &dyn Sink,
+    key: String,
+    source: String,
+    id: BackupId,
+) -> Result<Manifest, Error> {
+    let bytes = sink.get(&key).await.map_err(|error| Error::Storage {
+        storage: sink.name().to_string(),
+        error,
+    })?;
+    let manifest = Manifest::from_json(&bytes).map_err(|error| Error::Manifest {
+        storage: sink.name().to_string(),
+        key: key.clone(),
+        error,
+    })?;
+    if manifest.id != id || manifest.source.name != source {
+        return Err(Error::Integrity {
+            key: key.clone(),
+            reason: format!(
+                "manifest says {}/{}, but lives at {key}",
+                manifest.source.name, manifest.id
+            ),
+        });
+    }
+    Ok(manifest)
 }
 
 /// The catalog of one source across `sinks`: a storage that cannot be listed is reported in
@@ -114,16 +155,21 @@ pub async fn catalog(sinks: &[Arc<dyn Sink>], source: &str) -> Catalog {
     let mut errors = Vec::new();
     for sink in sinks {
         match list_manifests(sink.as_ref(), Some(source)).await {
-            Ok(manifests) => {
-                for manifest in manifests {
+            Ok(listing) => {
+                errors.extend(listing.errors);
+                for manifest in listing.manifests {
+                    let copy = Copy {
+                        storage: sink.name().to_string(),
+                        manifest: manifest.clone(),
+                    };
                     by_id
                         .entry(manifest.id.clone())
                         .or_insert_with(|| CatalogEntry {
                             manifest,
-                            storages: Vec::new(),
+                            copies: Vec::new(),
                         })
-                        .storages
-                        .push(sink.name().to_string());
+                        .copies
+                        .push(copy);
                 }
             }
             Err(err) => errors.push(err),

@@ -1,6 +1,6 @@
 //! The pipeline's error, and the [`ErrorClass`] the CLI maps to exit codes.
 
-use crate::transform::{KeyError, TransformError};
+use crate::transform::TransformError;
 use crate::{ManifestError, SinkError, StoreError, StoreErrorKind};
 
 /// What went wrong, in the terms the CLI's exit codes use (DESIGN.md section 5).
@@ -64,9 +64,6 @@ pub enum Error {
         /// What does not match.
         reason: String,
     },
-    /// Key material cannot be loaded.
-    #[error(transparent)]
-    Key(#[from] KeyError),
     /// A transform could not be set up.
     #[error("{0}")]
     Transform(#[from] TransformError),
@@ -90,9 +87,6 @@ pub enum Error {
         #[source]
         error: ManifestError,
     },
-    /// No backup matches the request.
-    #[error("{0}")]
-    NotFound(String),
     /// Every storage failed; one error per storage.
     #[error("every storage failed: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     AllStoragesFailed(Vec<Error>),
@@ -104,13 +98,17 @@ impl Error {
         match self {
             Error::Decrypt { .. } => ErrorClass::Decrypt,
             Error::Integrity { .. } => ErrorClass::Integrity,
-            Error::Key(_) => ErrorClass::Decrypt,
             Error::Transform(TransformError::Config(_)) => ErrorClass::Config,
             Error::Transform(TransformError::Decrypt(_)) => ErrorClass::Decrypt,
             Error::Transform(TransformError::Corrupt(_)) => ErrorClass::Integrity,
-            // A source that is missing or unreachable at run time is a failed backup (exit 1),
-            // even when the store calls it a configuration problem: the config parsed fine.
-            Error::Source { error, .. } if error.kind() == StoreErrorKind::Config => {
+            // A source that is missing, unreachable or producing garbage at run time is a failed
+            // backup (exit 1): the config parsed fine, and exit 13 is about stored artifacts.
+            Error::Source { error, .. }
+                if matches!(
+                    error.kind(),
+                    StoreErrorKind::Config | StoreErrorKind::Corrupt
+                ) =>
+            {
                 ErrorClass::Failure
             }
             Error::Source { error, .. } | Error::Target { error, .. } => match error.kind() {
@@ -119,6 +117,10 @@ impl Error {
                 StoreErrorKind::Config => ErrorClass::Config,
                 StoreErrorKind::Failed => ErrorClass::Failure,
             },
+            Error::Manifest {
+                error: ManifestError::UnsupportedFormat(_),
+                ..
+            } => ErrorClass::Failure,
             Error::Manifest { .. } => ErrorClass::Integrity,
             Error::AllStoragesFailed(errors) => errors
                 .iter()

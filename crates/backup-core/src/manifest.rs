@@ -13,8 +13,11 @@ pub const MANIFEST_FORMAT: &str = "lifeboat-manifest/1";
 ///
 /// Only public material goes in here: transform specs carry age *recipients*, never identities
 /// or passphrases, and store metadata never carries URLs with credentials.
+///
+/// Unknown fields are ignored when reading, so a later version may add fields within
+/// `lifeboat-manifest/1` without older binaries refusing its backups; a change that older
+/// binaries must not ignore bumps [`MANIFEST_FORMAT`].
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// Always [`MANIFEST_FORMAT`].
     pub format: String,
@@ -47,7 +50,6 @@ pub struct Manifest {
 
 /// The source a backup belongs to.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
 pub struct SourceRef {
     /// The source's name from the config.
     pub name: String,
@@ -57,7 +59,6 @@ pub struct SourceRef {
 
 /// The stored data object of a backup and the checksums that guard it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
 pub struct Artifact {
     /// The object's key relative to the storage root.
     pub key: String,
@@ -93,9 +94,8 @@ impl Manifest {
     }
 
     /// Serializes the manifest as pretty JSON.
-    pub fn to_json(&self) -> Vec<u8> {
-        // A Manifest holds only strings, numbers and JSON values: serialization cannot fail.
-        serde_json::to_vec_pretty(self).unwrap_or_default()
+    pub fn to_json(&self) -> Result<Vec<u8>, ManifestError> {
+        Ok(serde_json::to_vec_pretty(self)?)
     }
 
     /// Stored size as a fraction of the raw size (0.25 = four times smaller).

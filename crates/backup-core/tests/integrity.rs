@@ -224,7 +224,7 @@ async fn a_source_failing_midway_leaves_no_manifest() {
         "{err}"
     );
     assert_eq!(sink.keys(), before, "a failed backup left objects behind");
-    let listed = list_manifests(&sink, Some("app")).await.unwrap();
+    let listed = list_manifests(&sink, Some("app")).await.unwrap().manifests;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, good.manifest.id);
 }
@@ -249,7 +249,10 @@ async fn one_failing_storage_does_not_lose_the_others() {
     assert_eq!(outcome.failed.len(), 1);
     assert_eq!(outcome.failed[0].storage, "offsite");
     assert!(bad.keys().is_empty());
-    assert_eq!(list_manifests(&good, None).await.unwrap().len(), 1);
+    assert_eq!(
+        list_manifests(&good, None).await.unwrap().manifests.len(),
+        1
+    );
 
     // Every storage failing is a failed backup with the storages' errors, not a broken pipe.
     let bad2 = MemorySink::failing_after("offsite2", 100_000);
@@ -276,9 +279,129 @@ async fn manifests_hold_no_secret() {
         )
         .await
         .unwrap();
-        let json = String::from_utf8(outcome.manifest.to_json()).unwrap();
+        let json = String::from_utf8(outcome.manifest.to_json().unwrap()).unwrap();
         assert!(!json.contains(keys.passphrase));
         assert!(!json.to_lowercase().contains("age-secret-key"));
         assert!(json.contains("lifeboat-manifest/1"));
     }
+}
+
+#[tokio::test]
+async fn a_wrong_identity_is_known_before_any_download() {
+    let keys = Keys::new();
+    let sink = MemorySink::new("mem");
+    let outcome = backup(
+        &BytesSource::new(data()),
+        &keys.transforms(Compression::default(), Enc::Recipient),
+        &sinks(&sink),
+    )
+    .await
+    .unwrap();
+    // Without the data object, only a check that reads nothing can still say "wrong key".
+    sink.remove_object(&outcome.manifest.artifact.key);
+    let wrong = Keyring::new().with_identities(vec![Keys::new().identity]);
+    let (result, _) = restore_with(&sink, &outcome.manifest, &wrong).await;
+    let err = result.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Decrypt, "{err}");
+    assert!(
+        err.to_string()
+            .contains(&keys.identity.to_public().to_string()),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn one_unreadable_manifest_hides_no_other_backup() {
+    let sink = MemorySink::new("mem");
+    let good = backup(&BytesSource::new(data()), &[], &sinks(&sink))
+        .await
+        .unwrap();
+    sink.set_object(
+        "app/20200101T000000Z-000000/manifest.json",
+        r#"{"format":"lifeboat-manifest/1"}"#,
+    );
+    // A field from a later version is ignored, not a reason to hide the backup.
+    let mut newer: serde_json::Value =
+        serde_json::from_slice(&good.manifest.to_json().unwrap()).unwrap();
+    newer["added_by_a_later_version"] = serde_json::json!(true);
+    let key = backup_core::manifest_key("app", &good.manifest.id);
+    sink.set_object(&key, serde_json::to_vec(&newer).unwrap());
+
+    let listing = list_manifests(&sink, Some("app")).await.unwrap();
+    assert_eq!(listing.manifests.len(), 1);
+    assert_eq!(listing.manifests[0].id, good.manifest.id);
+    assert_eq!(listing.errors.len(), 1);
+    assert!(listing.errors[0]
+        .to_string()
+        .contains("20200101T000000Z-000000"));
+}
+
+/// A source that (against the rules) shuts its writer down.
+struct ShuttingSource(Vec<u8>);
+
+#[async_trait]
+impl backup_core::Source for ShuttingSource {
+    fn kind(&self) -> &'static str {
+        "bytes"
+    }
+    fn dump_format(&self) -> &'static str {
+        "raw"
+    }
+    fn extension(&self) -> &'static str {
+        "bin"
+    }
+    async fn preflight(&self) -> Result<backup_core::Preflight, StoreError> {
+        Ok(backup_core::Preflight::default())
+    }
+    async fn backup(
+        &self,
+        out: &mut (dyn tokio::io::AsyncWrite + Send + Unpin),
+    ) -> Result<serde_json::Value, StoreError> {
+        use tokio::io::AsyncWriteExt;
+        out.write_all(&self.0).await.map_err(StoreError::failed)?;
+        out.shutdown().await.map_err(StoreError::failed)?;
+        Ok(serde_json::Value::Null)
+    }
+}
+
+#[tokio::test]
+async fn a_source_shutting_its_writer_down_still_gives_true_checksums() {
+    let keys = Keys::new();
+    let sink = MemorySink::new("mem");
+    let transforms = keys.transforms(Compression::default(), Enc::Recipient);
+    let outcome = backup(&ShuttingSource(data()), &transforms, &sinks(&sink))
+        .await
+        .unwrap();
+    let (result, committed) = restore_with(&sink, &outcome.manifest, &keys.keyring()).await;
+    result.unwrap();
+    assert_eq!(committed.unwrap(), data());
+}
+
+#[tokio::test]
+async fn a_failed_stream_never_turns_into_a_clean_eof() {
+    use backup_core::pipeline::open_restore_stream;
+    use tokio::io::AsyncReadExt;
+    let sink = MemorySink::new("mem");
+    let outcome = backup(&BytesSource::new(data()), &[], &sinks(&sink))
+        .await
+        .unwrap();
+    let key = &outcome.manifest.artifact.key;
+    let mut stored = sink.object(key).unwrap().to_vec();
+    stored[1000] ^= 1;
+    sink.set_object(key, stored);
+    let keyring = Keyring::new();
+    let request = backup_core::pipeline::RestoreRequest {
+        sink: &sink,
+        manifest: &outcome.manifest,
+        keyring: &keyring,
+        progress: None,
+    };
+    let mut stream = open_restore_stream(&request).await.unwrap();
+    // A zero-length read is not the end of the stream.
+    assert_eq!(stream.read(&mut []).await.unwrap(), 0);
+    let mut sink_buf = Vec::new();
+    assert!(stream.read_to_end(&mut sink_buf).await.is_err());
+    // Reading again after the error still fails.
+    assert!(stream.read_to_end(&mut sink_buf).await.is_err());
+    assert!(!stream.is_complete());
 }

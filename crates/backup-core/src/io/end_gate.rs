@@ -76,6 +76,13 @@ impl<R: AsyncRead + Unpin, B: AsyncRead + Unpin> AsyncRead for EndGate<R, B> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        if let Some(failure) = this.failure.get() {
+            // A failed stream stays failed: never a clean EOF after an error.
+            return Poll::Ready(Err(failure.into_io()));
+        }
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
         loop {
             match this.state {
                 State::Streaming => {

@@ -62,7 +62,11 @@ impl Hashing {
         }
     }
 
+    /// Finalizes once; later calls return the same digest.
     fn finish(&mut self) -> Digest {
+        if let Some(done) = self.slot.get() {
+            return done;
+        }
         let digest = Digest {
             bytes: self.bytes,
             sha256: hex::encode(std::mem::take(&mut self.hasher).finalize()),
@@ -135,6 +139,9 @@ pub struct HashReader<R> {
     expected: Expected,
     finished: bool,
     storage_errors: bool,
+    /// The first failure, returned again on every later read: a failed stream never turns
+    /// into a clean EOF.
+    failed: Option<StreamError>,
 }
 
 impl<R> HashReader<R> {
@@ -146,6 +153,7 @@ impl<R> HashReader<R> {
             expected,
             finished: false,
             storage_errors: false,
+            failed: None,
         }
     }
 
@@ -161,24 +169,28 @@ impl<R> HashReader<R> {
         self.hashing.slot.clone()
     }
 
-    fn check_end(&mut self) -> io::Result<()> {
+    fn check_end(&mut self) -> Result<(), StreamError> {
         let digest = self.hashing.finish();
         let expected = &self.expected;
         if digest.bytes != expected.bytes {
             return Err(StreamError::Integrity(format!(
                 "{} stream ended after {} bytes, the manifest says {} (truncated or replaced)",
                 expected.label, digest.bytes, expected.bytes
-            ))
-            .into_io());
+            )));
         }
         if digest.sha256 != expected.sha256 {
             return Err(StreamError::Integrity(format!(
                 "{} sha256 is {}, the manifest says {} (the artifact was altered or replaced)",
                 expected.label, digest.sha256, expected.sha256
-            ))
-            .into_io());
+            )));
         }
         Ok(())
+    }
+
+    /// Remembers `reason` as this stream's failure and returns it as an `io::Error`.
+    fn fail(&mut self, reason: StreamError) -> io::Error {
+        self.failed = Some(reason.clone());
+        reason.into_io()
     }
 }
 
@@ -189,31 +201,40 @@ impl<R: AsyncRead + Unpin> AsyncRead for HashReader<R> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        if let Some(failed) = &this.failed {
+            return Poll::Ready(Err(failed.clone().into_io()));
+        }
         if this.finished {
+            return Poll::Ready(Ok(()));
+        }
+        if buf.remaining() == 0 {
+            // A zero-length read says nothing about the end of the stream.
             return Poll::Ready(Ok(()));
         }
         let before = buf.filled().len();
         if let Err(err) = ready!(Pin::new(&mut this.inner).poll_read(cx, buf)) {
-            let err = if StreamError::from_io(&err).is_some() || !this.storage_errors {
-                err
-            } else {
-                StreamError::Storage(err.to_string()).into_io()
+            let reason = match StreamError::from_io(&err) {
+                Some(reason) => Some(reason.clone()),
+                None if this.storage_errors => Some(StreamError::Storage(err.to_string())),
+                None => None,
             };
-            return Poll::Ready(Err(err));
+            return Poll::Ready(Err(match reason {
+                Some(reason) => this.fail(reason),
+                None => err,
+            }));
         }
         let fresh = &buf.filled()[before..];
         if fresh.is_empty() {
             this.finished = true;
-            return Poll::Ready(this.check_end());
+            return Poll::Ready(this.check_end().map_err(|reason| this.fail(reason)));
         }
         this.hashing.update(fresh);
         if this.hashing.bytes > this.expected.bytes {
-            this.finished = true;
-            return Poll::Ready(Err(StreamError::Integrity(format!(
+            let reason = StreamError::Integrity(format!(
                 "{} stream is longer than the {} bytes the manifest says",
                 this.expected.label, this.expected.bytes
-            ))
-            .into_io()));
+            ));
+            return Poll::Ready(Err(this.fail(reason)));
         }
         Poll::Ready(Ok(()))
     }

@@ -11,7 +11,9 @@ use time::OffsetDateTime;
 use tokio::io::{AsyncWriteExt, BufWriter};
 
 use super::fan_out::{abort_all, close_all, fan_out, Upload};
-use crate::io::{channel_writer, BoxWriter, ChannelWriter, Digest, HashWriter, Progress};
+use crate::io::{
+    channel_writer, BoxWriter, ChannelWriter, Digest, HashWriter, NoShutdown, Progress,
+};
 use crate::transform::Transform;
 use crate::{
     data_key, manifest_key, Artifact, BackupId, Error, Manifest, Sink, SinkError, Source,
@@ -145,8 +147,13 @@ pub async fn run_backup(request: BackupRequest<'_>) -> Result<BackupOutcome, Err
         transforms: request.transforms.iter().map(|t| t.spec()).collect(),
         metadata,
     };
+    let body = manifest.to_json().map_err(|error| Error::Manifest {
+        storage: completed.join(", "),
+        key: manifest_key(name, &id),
+        error,
+    })?;
     let (stored_in, manifest_failures) =
-        write_manifests(&manifest, request.sinks, &completed).await;
+        write_manifests(&manifest, Bytes::from(body), request.sinks, &completed).await;
     failed.extend(manifest_failures);
     if stored_in.is_empty() {
         return Err(Error::AllStoragesFailed(
@@ -225,7 +232,11 @@ async fn write_stream(
         name: request.source_name.to_string(),
         error,
     };
-    let metadata = request.source.backup(&mut raw).await.map_err(source_err)?;
+    let metadata = request
+        .source
+        .backup(&mut NoShutdown(&mut raw))
+        .await
+        .map_err(source_err)?;
     raw.shutdown().await.map_err(|error| Error::Stream {
         stage: "finishing the backup stream",
         error,
@@ -247,20 +258,19 @@ async fn write_stream(
 /// Writes the manifest to every storage whose upload completed; the commit point.
 async fn write_manifests(
     manifest: &Manifest,
+    body: Bytes,
     sinks: &[Arc<dyn Sink>],
     completed: &[String],
 ) -> (Vec<String>, Vec<StorageFailure>) {
-    let body = Bytes::from(manifest.to_json());
     let key = manifest_key(&manifest.source.name, &manifest.id);
     let puts = completed.iter().filter_map(|storage| {
         let sink = sinks.iter().find(|s| s.name() == storage.as_str())?;
         let (body, key) = (body.clone(), key.clone());
         Some(async move {
+            // On failure the data object stays: the manifest may have been stored after all
+            // (a timed-out PUT), and deleting the data would break it. Without a manifest the
+            // object is a leftover that is never listed and that prune removes.
             let result = sink.put(&key, body).await;
-            if result.is_err() {
-                // Without a manifest the data object is a leftover; remove it now if we can.
-                let _ = sink.delete(&manifest.artifact.key).await;
-            }
             (sink.name().to_string(), result)
         })
     });

@@ -14,6 +14,7 @@ use crate::io::{EndGate, Expected, FailureSlot, HashReader, Progress, SharedRead
 use crate::transform::{transform_for_restore, Keyring, TransformError};
 use crate::{
     BoxReader, Error, FormatCheck, Manifest, Report, RestoreOptions, Sink, SinkError, Target,
+    TransformSpec,
 };
 
 /// Which backup to read, from where, with which keys.
@@ -83,6 +84,7 @@ fn stream_failure(request: &RestoreRequest<'_>, failure: StreamError) -> Error {
 pub async fn open_restore_stream(request: &RestoreRequest<'_>) -> Result<RestoreStream, Error> {
     let manifest = request.manifest;
     let key = &manifest.artifact.key;
+    check_keys_fit(request)?;
     let storage_err = |error| Error::Storage {
         storage: request.sink.name().to_string(),
         error,
@@ -129,6 +131,37 @@ pub async fn open_restore_stream(request: &RestoreRequest<'_>) -> Result<Restore
     Ok(RestoreStream { gate, failure })
 }
 
+/// For backups encrypted to X25519 recipients, the identities' public keys must include one of
+/// the manifest's recipients: a wrong key is then reported without downloading anything.
+fn check_keys_fit(request: &RestoreRequest<'_>) -> Result<(), Error> {
+    for spec in &request.manifest.transforms {
+        let TransformSpec::AgeX25519 { recipients } = spec else {
+            continue;
+        };
+        let identities = request.keyring.identities();
+        let reason = if identities.is_empty() {
+            "the backup is encrypted to age recipients and no identity is configured \
+             (encryption.identity_file)"
+                .to_string()
+        } else if identities
+            .iter()
+            .any(|identity| recipients.contains(&identity.to_public().to_string()))
+        {
+            continue;
+        } else {
+            format!(
+                "no configured identity matches the backup's recipients ({}): wrong identity_file?",
+                recipients.join(", ")
+            )
+        };
+        return Err(Error::Decrypt {
+            key: request.manifest.artifact.key.clone(),
+            reason,
+        });
+    }
+    Ok(())
+}
+
 /// A stage could not start (typically age refusing the header). If the stored object does not
 /// match its checksum the artifact is to blame (integrity); otherwise the keys are (decrypt).
 async fn classify_setup_failure(request: &RestoreRequest<'_>, err: TransformError) -> Error {
@@ -139,6 +172,12 @@ async fn classify_setup_failure(request: &RestoreRequest<'_>, err: TransformErro
         Ok(None) => match err {
             TransformError::Decrypt(reason) => Error::Decrypt { key, reason },
             TransformError::Corrupt(reason) => Error::Integrity { key, reason },
+            // Reading the header failed although the object reads fine now: a passing storage
+            // fault, worth trying another copy.
+            TransformError::Io { stage, error } => Error::Storage {
+                storage: request.sink.name().to_string(),
+                error: SinkError::backend("read", key, format!("{stage}: {error}")),
+            },
             other => Error::Transform(other),
         },
     }
