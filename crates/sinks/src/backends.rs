@@ -7,14 +7,25 @@ use opendal::Operator;
 
 use crate::config::StorageConfig;
 use crate::error::SinksError;
+#[cfg(feature = "fs")]
+use crate::local_ops::LocalOps;
 
-/// An operator ready to use, with what the sink needs to know about it.
+/// How a sink reaches its storage.
+pub(crate) enum Access {
+    /// Object stores: one operator, built without any I/O.
+    Remote(Operator),
+    /// Local fs: operators built on first use, so opening a storage never touches the disk.
+    #[cfg(feature = "fs")]
+    Local(LocalOps),
+}
+
+/// A backend ready to use, with what the sink needs to know about it.
 pub(crate) struct Backend {
-    /// The operator (with a retry layer for remote backends).
-    pub op: Operator,
+    /// How to reach it.
+    pub access: Access,
     /// `fs:/abs/root`, `s3://bucket/prefix`... never a secret.
     pub description: String,
-    /// For fs: the canonical root directory.
+    /// For fs: the absolute root directory.
     pub local_root: Option<PathBuf>,
 }
 
@@ -86,53 +97,28 @@ mod fs {
     use super::*;
     use crate::config::FsStorage;
 
+    /// Resolves the root; creates nothing (see [`LocalOps`]).
     #[cfg(feature = "fs")]
     pub(super) fn build(name: &str, config: &FsStorage) -> Result<Backend, SinksError> {
-        use crate::keys::TMP_DIR_NAME;
-        use crate::local_fs::{create_private_dir_all, make_dir_private};
-
-        let local_dir_err = |path: &std::path::Path| {
-            let path = path.to_path_buf();
-            move |source| SinksError::LocalDir {
-                storage: name.to_owned(),
-                path,
-                source,
-            }
-        };
-
         if config.root.as_os_str().is_empty() {
             return Err(SinksError::InvalidConfig {
                 storage: name.to_owned(),
                 problem: "`root` is empty".to_owned(),
             });
         }
-        let root = std::path::absolute(&config.root).map_err(local_dir_err(&config.root))?;
-        create_private_dir_all(&root).map_err(local_dir_err(&root))?;
-        let root = root.canonicalize().map_err(local_dir_err(&root))?;
-
-        // The temp folder is lifeboat's own: force 0700 even if an older run made it otherwise.
-        let tmp = root.join(TMP_DIR_NAME);
-        create_private_dir_all(&tmp).map_err(local_dir_err(&tmp))?;
-        make_dir_private(&tmp).map_err(local_dir_err(&tmp))?;
-
-        let (Some(root_str), Some(tmp_str)) = (root.to_str(), tmp.to_str()) else {
+        let root = std::path::absolute(&config.root).map_err(|source| SinksError::LocalDir {
+            storage: name.to_owned(),
+            path: config.root.clone(),
+            source,
+        })?;
+        if root.to_str().is_none() {
             return Err(SinksError::InvalidConfig {
                 storage: name.to_owned(),
                 problem: format!("`root` ({}) is not valid UTF-8", root.display()),
             });
-        };
-        let builder = opendal::services::Fs::default()
-            .root(root_str)
-            .atomic_write_dir(tmp_str);
-        let op = Operator::new(builder)
-            .map_err(|source| SinksError::Backend {
-                storage: name.to_owned(),
-                kind: "fs",
-                source: Box::new(source),
-            })?
-            .finish();
+        }
         Ok(Backend {
-            op,
+            access: Access::Local(LocalOps::new(name, root.clone())),
             description: format!("fs:{}", root.display()),
             local_root: Some(root),
         })
@@ -180,7 +166,7 @@ mod s3 {
             builder = builder.enable_virtual_host_style();
         }
         Ok(Backend {
-            op: finish_remote(name, "s3", builder)?,
+            access: Access::Remote(finish_remote(name, "s3", builder)?),
             description: remote_description("s3", &config.bucket, config.root.as_deref()),
             local_root: None,
         })
@@ -219,7 +205,7 @@ mod gcs {
             builder = builder.endpoint(endpoint);
         }
         Ok(Backend {
-            op: finish_remote(name, "gcs", builder)?,
+            access: Access::Remote(finish_remote(name, "gcs", builder)?),
             description: remote_description("gs", &config.bucket, config.root.as_deref()),
             local_root: None,
         })
@@ -264,7 +250,7 @@ mod azblob {
             builder = builder.sas_token(token.expose());
         }
         Ok(Backend {
-            op: finish_remote(name, "azblob", builder)?,
+            access: Access::Remote(finish_remote(name, "azblob", builder)?),
             description: remote_description("azblob", &config.container, config.root.as_deref()),
             local_root: None,
         })

@@ -43,6 +43,8 @@ pub mod config;
 mod error;
 mod keys;
 mod local_fs;
+#[cfg(feature = "fs")]
+mod local_ops;
 mod opendal_sink;
 mod writer;
 

@@ -12,7 +12,7 @@ use opendal::{ErrorKind, Metadata, Operator};
 use time::OffsetDateTime;
 use tokio_util::compat::FuturesAsyncReadCompatExt;
 
-use crate::backends;
+use crate::backends::{self, Access};
 use crate::chunking::{chunk_size, MIB};
 use crate::config::StorageConfig;
 use crate::error::{from_opendal, refused, SinksError};
@@ -45,8 +45,8 @@ pub const READ_CONCURRENCY: usize = 2;
 pub struct OpendalSink {
     name: String,
     description: String,
-    op: Operator,
-    /// For fs: the canonical root directory.
+    access: Access,
+    /// For fs: the absolute root directory.
     local_root: Option<PathBuf>,
 }
 
@@ -61,31 +61,58 @@ impl fmt::Debug for OpendalSink {
 }
 
 impl OpendalSink {
+    /// The operator for reads; `None` for an fs storage whose root does not exist yet.
+    #[cfg_attr(not(feature = "fs"), allow(unused_variables))]
+    async fn read_op(&self, op: &'static str, key: &str) -> Result<Option<&Operator>, SinkError> {
+        match &self.access {
+            Access::Remote(operator) => Ok(Some(operator)),
+            #[cfg(feature = "fs")]
+            Access::Local(local) => local
+                .read()
+                .await
+                .map_err(|err| SinkError::backend(op, key, err)),
+        }
+    }
+
+    /// The operator for writes (for fs: creates the root and the temp folder, 0700, first).
+    #[cfg_attr(not(feature = "fs"), allow(unused_variables))]
+    async fn write_op(&self, key: &str) -> Result<&Operator, SinkError> {
+        match &self.access {
+            Access::Remote(operator) => Ok(operator),
+            #[cfg(feature = "fs")]
+            Access::Local(local) => local
+                .write()
+                .await
+                .map_err(|err| SinkError::backend("write", key, err)),
+        }
+    }
+
     /// The metadata of `key` before reading it: a missing key or a directory is `NotFound`.
-    async fn stat_for_read(&self, key: &str) -> Result<opendal::Metadata, SinkError> {
+    async fn stat_for_read(&self, key: &str) -> Result<(&Operator, opendal::Metadata), SinkError> {
         validate_key(key).map_err(|err| refused("read", key, err))?;
-        let meta = self
-            .op
+        let not_found = || SinkError::NotFound {
+            key: key.to_owned(),
+        };
+        let operator = self.read_op("read", key).await?.ok_or_else(not_found)?;
+        let meta = operator
             .stat(key)
             .await
             .map_err(|err| from_opendal("read", key, err))?;
         if !meta.is_file() {
-            return Err(SinkError::NotFound {
-                key: key.to_owned(),
-            });
+            return Err(not_found());
         }
-        Ok(meta)
+        Ok((operator, meta))
     }
 
-    /// Opens storage `name` (its name in the config) as configured. For fs, creates the root
-    /// (0700) if missing. Does not contact remote services: `lifeboat check` should `list` or
-    /// `stat` to verify access.
+    /// Opens storage `name` (its name in the config) as configured. Touches nothing: no remote
+    /// request, and for fs no folder is created until the first write (reads of a missing root
+    /// find nothing). `lifeboat check` lists to verify access.
     pub fn new(name: &str, config: &StorageConfig) -> Result<Self, SinksError> {
         let backend = backends::build(name, config)?;
         Ok(Self {
             name: name.to_owned(),
             description: backend.description,
-            op: backend.op,
+            access: backend.access,
             local_root: backend.local_root,
         })
     }
@@ -139,6 +166,7 @@ impl Sink for OpendalSink {
         size_hint: Option<u64>,
     ) -> Result<Box<dyn SinkWriter>, SinkError> {
         validate_key(key).map_err(|err| refused("write", key, err))?;
+        let operator = self.write_op(key).await?;
         let writer = match &self.local_root {
             Some(root) => {
                 // Create the key's directories 0700 ourselves, before OpenDAL would create
@@ -149,16 +177,14 @@ impl Sink for OpendalSink {
                         .await
                         .map_err(|err| SinkError::backend("write", key, err))?;
                 }
-                let writer = self
-                    .op
+                let writer = operator
                     .writer_with(key)
                     .await
                     .map_err(|err| SinkError::backend("write", key, err))?;
                 OpendalWriter::new(key, writer, Some(path))
             }
             None => {
-                let writer = self
-                    .op
+                let writer = operator
                     .writer_with(key)
                     .chunk(chunk_size(size_hint))
                     .concurrent(WRITE_CONCURRENCY)
@@ -171,12 +197,12 @@ impl Sink for OpendalSink {
     }
 
     async fn open_read(&self, key: &str) -> Result<BoxReader, SinkError> {
-        let meta = self.stat_for_read(key).await?;
+        let (operator, meta) = self.stat_for_read(key).await?;
         let reader = if self.local_root.is_some() {
             // One sequential file read, in OpenDAL's 2 MiB buffers.
-            self.op.reader_with(key).await
+            operator.reader_with(key).await
         } else {
-            self.op
+            operator
                 .reader_with(key)
                 .chunk(READ_CHUNK_SIZE)
                 .concurrent(READ_CONCURRENCY)
@@ -194,8 +220,18 @@ impl Sink for OpendalSink {
         validate_prefix(prefix).map_err(|err| refused("list", prefix, err))?;
         // A missing prefix lists as empty on every backend without an error; a `NotFound`
         // here means a missing bucket or container, which must not look like "no backups".
-        let mut lister = self
-            .op
+        // Likewise a missing fs root: an unmounted disk must not look like an empty one.
+        let Some(operator) = self.read_op("list", prefix).await? else {
+            return Err(SinkError::backend(
+                "list",
+                prefix,
+                format!(
+                    "{} does not exist (nothing was backed up there yet, or a disk is not mounted)",
+                    self.description
+                ),
+            ));
+        };
+        let mut lister = operator
             .lister_with(prefix)
             .recursive(true)
             .await
@@ -212,7 +248,7 @@ impl Sink for OpendalSink {
             }
             if self.local_root.is_some() {
                 // The fs lister gives no size or time: stat each file (a local syscall).
-                match self.op.stat(key).await {
+                match operator.stat(key).await {
                     Ok(meta) if meta.is_file() => objects.push(Self::object_meta(key, &meta)),
                     Ok(_) => {}
                     Err(err) if err.kind() == ErrorKind::NotFound => {}
@@ -227,7 +263,10 @@ impl Sink for OpendalSink {
 
     async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>, SinkError> {
         validate_key(key).map_err(|err| refused("stat", key, err))?;
-        match self.op.stat(key).await {
+        let Some(operator) = self.read_op("stat", key).await? else {
+            return Ok(None);
+        };
+        match operator.stat(key).await {
             Ok(meta) if meta.is_file() => Ok(Some(Self::object_meta(key, &meta))),
             Ok(_) => Ok(None),
             Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
@@ -246,7 +285,10 @@ impl Sink for OpendalSink {
                 return Ok(());
             }
         }
-        match self.op.delete(key).await {
+        let Some(operator) = self.read_op("delete", key).await? else {
+            return Ok(());
+        };
+        match operator.delete(key).await {
             Ok(()) => {}
             Err(err) if err.kind() == ErrorKind::NotFound => {}
             Err(err) => return Err(SinkError::backend("delete", key, err)),
@@ -258,7 +300,7 @@ impl Sink for OpendalSink {
     }
 
     async fn get(&self, key: &str) -> Result<Bytes, SinkError> {
-        let meta = self.stat_for_read(key).await?;
+        let (operator, meta) = self.stat_for_read(key).await?;
         let size = meta.content_length();
         if size > MAX_SMALL_OBJECT {
             return Err(SinkError::TooLarge {
@@ -270,8 +312,7 @@ impl Sink for OpendalSink {
             return Ok(Bytes::new());
         }
         // Reading exactly the stat'ed range bounds memory even if the object grew meanwhile.
-        let buffer = self
-            .op
+        let buffer = operator
             .read_with(key)
             .range(0..size)
             .await

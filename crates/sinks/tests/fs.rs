@@ -29,7 +29,6 @@ fn fresh() -> (tempfile::TempDir, PathBuf, OpendalSink) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("backups");
     let sink = open(&root);
-    let root = root.canonicalize().unwrap();
     (dir, root, sink)
 }
 
@@ -117,11 +116,10 @@ async fn round_trip_of_a_multi_mib_object_written_in_many_chunks() {
 #[tokio::test]
 async fn files_are_0600_and_directories_0700() {
     let (_dir, root, sink) = fresh();
-    assert_eq!(mode(&root), 0o700);
-    assert_eq!(mode(&root.join(TMP_DIR_NAME)), 0o700);
-
     let key = "orders/20240101T020000Z-abcd/data.dump";
     let mut writer = sink.open_write(key, None).await.unwrap();
+    assert_eq!(mode(&root), 0o700);
+    assert_eq!(mode(&root.join(TMP_DIR_NAME)), 0o700);
     writer.write(Bytes::from_static(b"dump")).await.unwrap();
     writer.close().await.unwrap();
     sink.put(
@@ -160,13 +158,47 @@ async fn an_existing_root_is_used_as_is_and_the_temp_folder_made_private() {
     .unwrap();
 
     let sink = open(&root);
+    // Opening and reading touch nothing...
+    assert!(sink.list("").await.unwrap().is_empty());
+    assert_eq!(mode(&root.join(TMP_DIR_NAME)), 0o755);
+    // ...the first write makes the temp folder private, and leaves the root as it was.
+    sink.put("a/b", Bytes::from_static(b"x")).await.unwrap();
     assert_eq!(mode(&root), 0o750);
     assert_eq!(mode(&root.join(TMP_DIR_NAME)), 0o700);
-    assert_eq!(
-        sink.describe(),
-        format!("fs:{}", root.canonicalize().unwrap().display())
-    );
+    assert_eq!(sink.describe(), format!("fs:{}", root.display()));
     assert_eq!(sink.name(), "local");
+}
+
+#[tokio::test]
+async fn reads_never_create_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("not-mounted/backups");
+    let sink = open(&root);
+    let err = sink.list("app/").await.unwrap_err().to_string();
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(sink.stat("app/x").await.unwrap().is_none());
+    assert!(matches!(
+        sink.get("app/x").await,
+        Err(backup_core::SinkError::NotFound { .. })
+    ));
+    assert!(sink.open_read("app/x").await.is_err());
+    sink.delete("app/x").await.unwrap();
+    assert!(
+        !dir.path().join("not-mounted").exists(),
+        "a read created the root"
+    );
+
+    // An existing root without a temp folder (e.g. copied backups) stays untouched by reads.
+    let copied = dir.path().join("copied");
+    std::fs::create_dir_all(copied.join("app")).unwrap();
+    std::fs::write(copied.join("app/obj"), b"data").unwrap();
+    let sink = open(&copied);
+    assert_eq!(sink.list("").await.unwrap().len(), 1);
+    assert_eq!(&sink.get("app/obj").await.unwrap()[..], b"data");
+    assert!(
+        !copied.join(TMP_DIR_NAME).exists(),
+        "a read created the temp folder"
+    );
 }
 
 #[tokio::test]
@@ -408,8 +440,8 @@ async fn get_refuses_an_oversized_object_but_streams_it() {
     );
 }
 
-#[test]
-fn config_errors_name_the_storage() {
+#[tokio::test]
+async fn config_errors_name_the_storage() {
     let err = OpendalSink::new(
         "local",
         &StorageConfig::Fs(FsStorage {
@@ -423,13 +455,14 @@ fn config_errors_name_the_storage() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"x").unwrap();
-    let err = OpendalSink::new(
+    // A root that cannot be created is found at the first write, naming the path.
+    let sink = OpendalSink::new(
         "local",
         &StorageConfig::Fs(FsStorage {
             root: file.join("below"),
         }),
     )
-    .unwrap_err();
-    assert!(matches!(err, SinksError::LocalDir { .. }), "{err:?}");
+    .unwrap();
+    let err = sink.put("k", Bytes::from_static(b"x")).await.unwrap_err();
     assert!(err.to_string().contains("a-file"), "{err}");
 }

@@ -84,7 +84,10 @@ async fn a_source_failing_midway_leaves_nothing_in_the_fs_storage() {
         "the failed run left files behind"
     );
 
-    let listed = list_manifests(sink.as_ref(), Some("app")).await.unwrap();
+    let listed = list_manifests(sink.as_ref(), Some("app"))
+        .await
+        .unwrap()
+        .manifests;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, good.manifest.id);
 
