@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use backup_core::transform::{Encryption, Keyring, Transform};
-use backup_core::Manifest;
+use backup_core::{Manifest, TransformSpec};
 
 use crate::config::Config;
 use crate::exit::{CliError, Exit};
@@ -47,9 +47,15 @@ pub fn keyring_for(config: &Config, manifest: &Manifest) -> Result<Keyring, CliE
                 .to_string(),
         ));
     };
+    let to_recipients = manifest
+        .transforms
+        .iter()
+        .any(|t| matches!(t, TransformSpec::AgeX25519 { .. }));
     let mut keyring = match &encryption.identity_file {
-        Some(path) => load_identity(path).map_err(|e| decrypt_error(e.to_string()))?,
-        None => Keyring::new(),
+        Some(path) if to_recipients => {
+            load_identity(path).map_err(|e| decrypt_error(e.to_string()))?
+        }
+        _ => Keyring::new(),
     };
     if let Some(passphrase) = &encryption.passphrase {
         keyring = keyring.with_passphrase(passphrase.clone().into());

@@ -10,6 +10,11 @@ use crate::exit::CliError;
 
 /// Opens the named storage.
 pub fn open(config: &Config, name: &str) -> Result<Arc<dyn Sink>, CliError> {
+    Ok(Arc::new(open_opendal(config, name)?))
+}
+
+/// Opens the named storage as its concrete type (touches nothing).
+pub fn open_opendal(config: &Config, name: &str) -> Result<OpendalSink, CliError> {
     let storage = config.storages.get(name).ok_or_else(|| {
         CliError::usage(format!(
             "no storage named `{name}` (defined: {})",
@@ -27,7 +32,7 @@ pub fn open(config: &Config, name: &str) -> Result<Arc<dyn Sink>, CliError> {
         | lifeboat_sinks::SinksError::Backend { .. } => CliError::failure(e),
         _ => CliError::usage(e),
     })?;
-    Ok(Arc::new(sink))
+    Ok(sink)
 }
 
 /// The storages of a source, or only `only` (which must be defined).

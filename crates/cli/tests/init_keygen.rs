@@ -14,12 +14,13 @@ fn init_writes_a_valid_config_once() {
     lifeboat(dir.path()).arg("init").assert().success();
     let written = std::fs::read_to_string(dir.path().join("lifeboat.toml")).unwrap();
     assert!(written.contains("[storage.local]"));
-    // The template parses: `list` reads it and finds nothing yet.
+    // The template parses; `list` says the storage does not exist yet (and creates nothing).
     lifeboat(dir.path())
         .arg("list")
         .assert()
-        .success()
-        .stdout(contains("no backups found"));
+        .code(1)
+        .stderr(contains("does not exist"));
+    assert!(!dir.path().join("backups").exists());
     std::fs::write(dir.path().join("lifeboat.toml"), "mine").unwrap();
     lifeboat(dir.path())
         .arg("init")

@@ -117,9 +117,13 @@ async fn local_and_s3_copies_back_each_other_up() {
         common::db_fingerprint(&dir.path().join("app.db"))
     );
 
-    // The local storage lost entirely: the backup is still listed, verified and restored.
+    // The local storage lost entirely: the backup is still listed (list says the catalog is
+    // incomplete and exits 1), verified and restored.
     std::fs::remove_dir_all(dir.path().join("backups")).unwrap();
-    let listed = list_json_with(dir.path(), &[]);
+    let out = run(&["list", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed[0]["storages"], serde_json::json!(["offsite"]));
     run(&["verify", "app", "--storage", "offsite"])
         .assert()

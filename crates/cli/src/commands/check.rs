@@ -1,6 +1,7 @@
 //! `lifeboat check`: the config is valid, every storage and source answers, and the keys fit.
 
 use backup_core::transform::Keyring;
+use backup_core::Sink;
 
 use crate::config::{Config, SourceKind};
 use crate::exit::{CliError, Exit};
@@ -11,6 +12,10 @@ use crate::{keys, output, registry, storage};
 /// a missing bucket from a missing object on S3).
 const PROBE_PREFIX: &str = ".lifeboat-check/";
 
+fn first_existing_ancestor(path: &std::path::Path) -> Option<&std::path::Path> {
+    path.ancestors().skip(1).find(|p| p.exists())
+}
+
 /// Checks everything a backup run needs; exit 1 when anything is unreachable.
 pub async fn run(config: &Config) -> Result<Exit, CliError> {
     let mut table = output::table(&["what", "name", "result", "detail"]);
@@ -19,13 +24,13 @@ pub async fn run(config: &Config) -> Result<Exit, CliError> {
     keys::backup_transforms(config)?;
     let encryption_row = match &config.encryption {
         None => ("WARN", "backups will NOT be encrypted".to_string()),
+        Some(e) if e.passphrase.is_some() => ("ok", "passphrase (scrypt)".to_string()),
         Some(e) => match &e.identity_file {
-            None if e.passphrase.is_none() => (
+            None => (
                 "WARN",
                 "no identity_file: backups can be made, but restore and verify need the key"
                     .to_string(),
             ),
-            None => ("ok", "passphrase".to_string()),
             Some(path) => match Keyring::from_identity_file(path) {
                 Err(err) => {
                     healthy = false;
@@ -57,14 +62,29 @@ pub async fn run(config: &Config) -> Result<Exit, CliError> {
     table.add_row(vec!["encryption", "-", encryption_row.0, &encryption_row.1]);
 
     for name in config.storages.keys() {
-        let (result, detail) = match storage::open(config, name) {
+        let (result, detail) = match storage::open_opendal(config, name) {
             Err(err) => ("FAILED", err.message()),
-            Ok(sink) => match sink.list(PROBE_PREFIX).await {
-                Ok(_) => ("ok", sink.describe()),
-                Err(err) => ("FAILED", format!("{}: {err}", sink.describe())),
+            Ok(sink) => match sink.local_root().filter(|root| !root.exists()) {
+                Some(root) => match first_existing_ancestor(root) {
+                    Some(parent) if parent.is_dir() => (
+                        "WARN",
+                        format!(
+                            "{} does not exist yet: the first backup creates it (is the disk mounted?)",
+                            root.display()
+                        ),
+                    ),
+                    _ => (
+                        "FAILED",
+                        format!("{} cannot be created: a parent is not a folder", root.display()),
+                    ),
+                },
+                None => match sink.list(PROBE_PREFIX).await {
+                    Ok(_) => ("ok", sink.describe()),
+                    Err(err) => ("FAILED", format!("{}: {err}", sink.describe())),
+                },
             },
         };
-        healthy &= result == "ok";
+        healthy &= result != "FAILED";
         table.add_row(vec!["storage", name, result, &detail]);
     }
 

@@ -55,7 +55,7 @@ impl From<&CatalogEntry> for ListedBackup {
             stored_bytes: m.artifact.stored_bytes,
             ratio: (m.ratio() * 1000.0).round() / 1000.0,
             encrypted: m.is_encrypted(),
-            storages: entry.storages.clone(),
+            storages: entry.storages(),
             artifact_key: m.artifact.key.clone(),
         }
     }

@@ -86,7 +86,14 @@ fn select_sources<'a>(
     if names.is_empty() {
         return Ok(config.sources.iter().collect());
     }
-    names.iter().map(|name| find_source(config, name)).collect()
+    let mut selected: Vec<&SourceConfig> = Vec::new();
+    for name in names {
+        let source = find_source(config, name)?;
+        if !selected.iter().any(|s| s.name == source.name) {
+            selected.push(source);
+        }
+    }
+    Ok(selected)
 }
 
 fn find_source<'a>(config: &'a Config, name: &str) -> Result<&'a SourceConfig, CliError> {

@@ -33,7 +33,11 @@ pub async fn run(config: &Config, args: Args<'_>) -> Result<Exit, CliError> {
     let sinks = storage::for_source(config, source, args.storage)?;
     let found = catalog(&sinks, &source.name).await;
     for error in &found.errors {
-        tracing::warn!(source = %source.name, "a storage could not be listed: {error}");
+        // Not only a log line: with `latest`, an unreadable storage may hide a newer backup.
+        eprintln!(
+            "warning: the catalog is incomplete, a newer backup may exist: {}",
+            crate::exit::describe(error)
+        );
     }
     let Some(entry) = found.select(&args.selector) else {
         let which = match &args.selector {
@@ -47,11 +51,11 @@ pub async fn run(config: &Config, args: Args<'_>) -> Result<Exit, CliError> {
             storages.join(", ")
         )));
     };
-    let manifest = &entry.manifest;
-    let keyring = keys::keyring_for(config, manifest)?;
+    let keyring = keys::keyring_for(config, &entry.manifest)?;
     let options = RestoreOptions { force: args.force };
     let mut last_error = None;
-    for storage_name in &entry.storages {
+    for (index, copy) in entry.copies.iter().enumerate() {
+        let (storage_name, manifest) = (&copy.storage, &copy.manifest);
         let Some(sink) = sinks.iter().find(|s| s.name() == storage_name) else {
             continue;
         };
@@ -70,13 +74,22 @@ pub async fn run(config: &Config, args: Args<'_>) -> Result<Exit, CliError> {
         }
         match result {
             Ok(report) => {
-                crate::output::print(format_args!("{}", report.summary));
+                crate::output::print(format_args!(
+                    "restored backup {} of `{}` ({}) from storage `{storage_name}`: {}",
+                    manifest.id,
+                    source.name,
+                    manifest
+                        .started_at
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default(),
+                    report.summary
+                ));
                 return Ok(Exit::Success);
             }
             Err(err) => {
                 let retry = matches!(err.class(), ErrorClass::Integrity)
                     || matches!(err, backup_core::Error::Storage { .. });
-                if retry && storage_name != entry.storages.last().unwrap_or(storage_name) {
+                if retry && index + 1 < entry.copies.len() {
                     tracing::warn!(storage = %storage_name, "this copy cannot be restored ({err}); trying the next storage");
                     last_error = Some(err);
                     continue;

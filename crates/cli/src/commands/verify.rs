@@ -85,11 +85,10 @@ pub async fn run(config: &Config, args: Args<'_>) -> Result<Exit, CliError> {
             ));
             continue;
         };
-        let manifest = &entry.manifest;
-        let id = Some(manifest.id.to_string());
+        let id = Some(entry.manifest.id.to_string());
         let (keyring, check) = match (
-            keys::keyring_for(config, manifest),
-            registry::check_for(&manifest.dump_format),
+            keys::keyring_for(config, &entry.manifest),
+            registry::check_for(&entry.manifest.dump_format),
         ) {
             (Ok(keyring), Ok(check)) => (keyring, check),
             (Err(err), _) | (_, Err(err)) => {
@@ -97,7 +96,9 @@ pub async fn run(config: &Config, args: Args<'_>) -> Result<Exit, CliError> {
                 continue;
             }
         };
-        for storage_name in &entry.storages {
+        // Each copy is checked against the manifest stored beside it.
+        for copy in &entry.copies {
+            let (storage_name, manifest) = (&copy.storage, &copy.manifest);
             let Some(sink) = sinks.iter().find(|s| s.name() == storage_name) else {
                 continue;
             };

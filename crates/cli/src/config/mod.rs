@@ -138,6 +138,16 @@ impl Config {
             .iter()
             .map(|s| line_of(text, s.span().start))
             .collect();
+        for (source, line) in spanned.sources.iter().zip(&lines) {
+            source
+                .get_ref()
+                .check_shape()
+                .map_err(|message| ConfigError::Invalid {
+                    path: shown.clone(),
+                    line: Some(*line),
+                    message,
+                })?;
+        }
         // Pass 2: the same document with `${VAR}` expanded in every string.
         let mut value: toml::Value = toml::from_str(text).map_err(parse_err)?;
         expand::expand(&mut value, "", lookup).map_err(|error| ConfigError::Unset {

@@ -6,15 +6,36 @@ use serde::Deserialize;
 
 use super::{options, resolve_path};
 
+/// `retention = { ... }`: how many backups `lifeboat prune` keeps (grandfather-father-son, as
+/// in restic). Parsed and checked now; applied by `prune`, which is not in this version yet.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Keep the newest N.
+    pub keep_last: Option<u32>,
+    /// Keep the newest of each of the last N hours.
+    pub keep_hourly: Option<u32>,
+    /// Keep the newest of each of the last N days.
+    pub keep_daily: Option<u32>,
+    /// Keep the newest of each of the last N weeks.
+    pub keep_weekly: Option<u32>,
+    /// Keep the newest of each of the last N months.
+    pub keep_monthly: Option<u32>,
+    /// Keep the newest of each of the last N years.
+    pub keep_yearly: Option<u32>,
+    /// Keep everything newer than this duration, e.g. `"14d"`.
+    pub keep_within: Option<String>,
+}
+
 /// Keys every `[[sources]]` table has; the rest belongs to its kind.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub(super) struct RawSource {
     name: String,
     kind: String,
     #[serde(default)]
     storage: Vec<String>,
     schedule: Option<String>,
-    retention: Option<toml::Table>,
+    retention: Option<Retention>,
     #[serde(flatten)]
     options: toml::Table,
 }
@@ -78,12 +99,24 @@ pub struct SourceConfig {
     /// Cron schedule for `lifeboat daemon` (not used by this version yet).
     pub schedule: Option<String>,
     /// Retention policy for `lifeboat prune` (not used by this version yet).
-    pub retention: Option<toml::Table>,
+    pub retention: Option<Retention>,
     /// The line of its `[[sources]]` table.
     pub line: usize,
 }
 
 impl RawSource {
+    /// Checks the kind's options before `${VAR}` expansion, so that an error message quotes
+    /// the config as written and never a value taken from the environment (maybe a secret).
+    pub(super) fn check_shape(&self) -> Result<(), String> {
+        let context = |e: String| format!("source `{}` (kind {}): {e}", self.name, self.kind);
+        match self.kind.as_str() {
+            "sqlite" => options::<SqliteOptions>(self.options.clone()).map(drop),
+            "files" => options::<FilesOptions>(self.options.clone()).map(drop),
+            _ => Ok(()),
+        }
+        .map_err(context)
+    }
+
     pub(super) fn resolve(
         self,
         base: &Path,
@@ -125,6 +158,14 @@ impl RawSource {
                 ))
             }
         };
+        if let Some(twice) = self
+            .storage
+            .iter()
+            .enumerate()
+            .find_map(|(i, s)| self.storage[..i].contains(s).then_some(s))
+        {
+            return Err(format!("source `{name}` names storage `{twice}` twice"));
+        }
         let storage = if self.storage.is_empty() {
             vec![default_storage.to_string()]
         } else {

@@ -103,3 +103,29 @@ fn storage_references_and_encryption_are_checked() {
         .to_string()
         .contains("unknown kind `mongodb`"));
 }
+
+#[test]
+fn retention_keys_are_checked_and_storages_not_repeated() {
+    let text = format!("{BASE}[[sources]]\nname = \"app\"\nkind = \"sqlite\"\npath = \"a\"\nretention = {{ keep_lsat = 3 }}\n");
+    assert!(parse(&text).unwrap_err().to_string().contains("keep_lsat"));
+    let text = format!("{BASE}[[sources]]\nname = \"app\"\nkind = \"sqlite\"\npath = \"a\"\nretention = {{ keep_last = 3, keep_daily = 7 }}\n");
+    assert_eq!(
+        parse(&text).unwrap().sources[0]
+            .retention
+            .as_ref()
+            .unwrap()
+            .keep_daily,
+        Some(7)
+    );
+    let text = format!("{BASE}[[sources]]\nname = \"app\"\nkind = \"sqlite\"\npath = \"a\"\nstorage = [\"local\", \"local\"]\n");
+    assert!(parse(&text).unwrap_err().to_string().contains("twice"));
+}
+
+#[test]
+fn option_errors_quote_the_config_not_the_environment() {
+    let text =
+        format!("{BASE}[[sources]]\nname = \"conf\"\nkind = \"files\"\npaths = \"${{SECRET}}\"\n");
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(!err.contains("s3cr3t"), "{err}");
+    assert!(err.contains("line 4") && err.contains("${SECRET}"), "{err}");
+}
