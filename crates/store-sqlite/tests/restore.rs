@@ -273,7 +273,7 @@ async fn a_stream_failing_midway_changes_nothing() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Failed, "{err}");
-    assert!(err.to_string().contains("storage went away"), "{err}");
+    assert!(err.to_string().contains("injected read failure"), "{err}");
     assert_eq!(std::fs::read(&existing).unwrap(), original);
     assert_eq!(entries(dir.path()), ["app.db"]);
 

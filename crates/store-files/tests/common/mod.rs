@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use backup_core::{Artifact, BackupId, Manifest, Source, SourceRef, MANIFEST_FORMAT};
 use serde_json::{json, Value};
 use store_files::FilesSource;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::AsyncWrite;
 
 /// A manifest as the pipeline would write it for a files backup with `metadata`.
 pub fn manifest(metadata: Value) -> Manifest {
@@ -176,43 +176,8 @@ pub fn end_marker() -> Vec<u8> {
     vec![0u8; 1024]
 }
 
-/// A reader that yields `data`, then an error of `kind` instead of EOF once `fail_at` bytes
-/// have been read (`fail_at >= data.len()`: the error comes where EOF would).
-pub struct FailingReader {
-    pub data: Vec<u8>,
-    pub pos: usize,
-    pub fail_at: usize,
-    pub kind: io::ErrorKind,
-}
-
-impl FailingReader {
-    pub fn new(data: Vec<u8>, fail_at: usize, kind: io::ErrorKind) -> Self {
-        Self {
-            data,
-            pos: 0,
-            fail_at,
-            kind,
-        }
-    }
-}
-
-impl AsyncRead for FailingReader {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let end = self.fail_at.min(self.data.len());
-        if self.pos >= end {
-            return Poll::Ready(Err(io::Error::new(self.kind, "injected read failure")));
-        }
-        let n = (end - self.pos).min(buf.remaining()).min(1000);
-        let start = self.pos;
-        buf.put_slice(&self.data[start..start + n]);
-        self.pos += n;
-        Poll::Ready(Ok(()))
-    }
-}
+#[allow(unused_imports)] // not every test binary uses it
+pub use backup_core::testing::FailingReader;
 
 /// A writer that accepts `limit` bytes, then fails.
 pub struct FailingWriter {

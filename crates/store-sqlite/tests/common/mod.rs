@@ -1,15 +1,11 @@
 //! Helpers shared by the integration tests.
 #![allow(clippy::unwrap_used, dead_code)]
 
-use std::io;
 use std::path::Path;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use backup_core::{Artifact, BackupId, Manifest, Source, SourceRef, MANIFEST_FORMAT};
 use store_sqlite::SqliteSource;
 use time::OffsetDateTime;
-use tokio::io::{AsyncRead, ReadBuf};
 
 /// A manifest as the pipeline would write it for a `sqlite-db` backup with `metadata`.
 pub fn manifest(metadata: serde_json::Value) -> Manifest {
@@ -89,41 +85,5 @@ pub fn count(path: &Path, table: &str) -> u64 {
     .unwrap()
 }
 
-/// An AsyncRead that yields `data[..fail_after]` and then fails with `kind`.
-pub struct FailingReader {
-    data: Vec<u8>,
-    pos: usize,
-    fail_after: usize,
-    kind: io::ErrorKind,
-}
-
-impl FailingReader {
-    pub fn new(data: Vec<u8>, fail_after: usize, kind: io::ErrorKind) -> Self {
-        Self {
-            data,
-            pos: 0,
-            fail_after,
-            kind,
-        }
-    }
-}
-
-impl AsyncRead for FailingReader {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if self.pos >= self.fail_after {
-            return Poll::Ready(Err(io::Error::new(self.kind, "storage went away")));
-        }
-        // Small reads so the failure comes after several writes to the staging file.
-        let end = (self.pos + 1000.min(buf.remaining()))
-            .min(self.fail_after)
-            .min(self.data.len());
-        let chunk = self.data[self.pos..end].to_vec();
-        buf.put_slice(&chunk);
-        self.pos = end;
-        Poll::Ready(Ok(()))
-    }
-}
+#[allow(unused_imports)] // not every test binary uses it
+pub use backup_core::testing::FailingReader;
