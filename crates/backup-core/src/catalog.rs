@@ -76,7 +76,7 @@ pub struct Listing {
 
 /// Splits `<source>/<id>/manifest.json` into its parts, or `None` for anything else (data
 /// objects, leftovers, temp files).
-fn parse_manifest_key(key: &str) -> Option<(&str, BackupId)> {
+pub(crate) fn parse_manifest_key(key: &str) -> Option<(&str, BackupId)> {
     let mut parts = key.split('/');
     let (source, id, file) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() || file != MANIFEST_FILE || !crate::is_valid_source_name(source) {
@@ -121,7 +121,7 @@ pub async fn list_manifests(sink: &dyn Sink, source: Option<&str>) -> Result<Lis
     Ok(listing)
 }
 
-async fn read_manifest(
+pub(crate) async fn read_manifest(
     sink: &dyn Sink,
     key: String,
     source: String,

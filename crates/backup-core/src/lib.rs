@@ -80,6 +80,8 @@ pub mod io;
 mod layout;
 mod manifest;
 pub mod pipeline;
+pub mod prune;
+pub mod retention;
 mod sink;
 mod source;
 mod store_error;

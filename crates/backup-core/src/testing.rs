@@ -10,7 +10,14 @@ use bytes::{Bytes, BytesMut};
 
 use crate::{BoxReader, ObjectMeta, Sink, SinkError, SinkWriter, MAX_SMALL_OBJECT};
 
-type Objects = Arc<Mutex<BTreeMap<String, Bytes>>>;
+/// An object and when it was last written.
+#[derive(Clone)]
+struct Stored {
+    data: Bytes,
+    modified: time::OffsetDateTime,
+}
+
+type Objects = Arc<Mutex<BTreeMap<String, Stored>>>;
 
 /// An in-memory storage. Cloning shares the objects. Optionally fails writes after a number of
 /// bytes, to test how the pipeline handles a storage dying midway.
@@ -46,12 +53,21 @@ impl MemorySink {
 
     /// The object at `key`.
     pub fn object(&self, key: &str) -> Option<Bytes> {
-        self.lock().get(key).cloned()
+        self.lock().get(key).map(|s| s.data.clone())
     }
 
     /// Replaces (or creates) the object at `key`, e.g. to simulate tampering.
     pub fn set_object(&self, key: &str, data: impl Into<Bytes>) {
-        self.lock().insert(key.to_string(), data.into());
+        self.set_object_at(key, data, time::OffsetDateTime::now_utc());
+    }
+
+    /// Replaces (or creates) the object at `key` as if last written at `modified`.
+    pub fn set_object_at(&self, key: &str, data: impl Into<Bytes>, modified: time::OffsetDateTime) {
+        let stored = Stored {
+            data: data.into(),
+            modified,
+        };
+        self.lock().insert(key.to_string(), stored);
     }
 
     /// Removes the object at `key`.
@@ -59,7 +75,7 @@ impl MemorySink {
         self.lock().remove(key);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Bytes>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Stored>> {
         self.objects.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -86,11 +102,14 @@ impl SinkWriter for MemoryWriter {
     }
 
     async fn close(&mut self) -> Result<(), SinkError> {
-        let data = std::mem::take(&mut self.buffer).freeze();
+        let stored = Stored {
+            data: std::mem::take(&mut self.buffer).freeze(),
+            modified: time::OffsetDateTime::now_utc(),
+        };
         self.objects
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(self.key.clone(), data);
+            .insert(self.key.clone(), stored);
         Ok(())
     }
 
@@ -135,19 +154,19 @@ impl Sink for MemorySink {
             .lock()
             .iter()
             .filter(|(key, _)| key.starts_with(prefix))
-            .map(|(key, data)| ObjectMeta {
+            .map(|(key, stored)| ObjectMeta {
                 key: key.clone(),
-                size: data.len() as u64,
-                last_modified: None,
+                size: stored.data.len() as u64,
+                last_modified: Some(stored.modified),
             })
             .collect())
     }
 
     async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>, SinkError> {
-        Ok(self.object(key).map(|data| ObjectMeta {
+        Ok(self.lock().get(key).map(|stored| ObjectMeta {
             key: key.to_string(),
-            size: data.len() as u64,
-            last_modified: None,
+            size: stored.data.len() as u64,
+            last_modified: Some(stored.modified),
         }))
     }
 

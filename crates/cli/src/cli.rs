@@ -89,6 +89,18 @@ pub enum Command {
         #[arg(long)]
         storage: Option<String>,
     },
+    /// Apply each source's retention: remove the backups no rule keeps, and leftovers of
+    /// failed runs older than a day.
+    Prune {
+        /// Only this source (default: all).
+        name: Option<String>,
+        /// Print the plan (keep/remove and why), remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only this storage.
+        #[arg(long)]
+        storage: Option<String>,
+    },
     /// Re-read backups: both sha256, decryption, decompression, format check.
     Verify {
         /// Only this source (default: all).

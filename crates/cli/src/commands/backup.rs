@@ -5,7 +5,7 @@ use backup_core::transform::Transform;
 use backup_core::Error;
 
 use super::select_sources;
-use crate::config::{Config, SourceConfig};
+use crate::config::{Config, PruneWhen, SourceConfig};
 use crate::exit::{CliError, Exit};
 use crate::{keys, output, progress, registry, storage};
 
@@ -34,7 +34,17 @@ pub async fn run(config: &Config, names: &[String]) -> Result<Exit, CliError> {
             Ok(outcome) => {
                 let m = &outcome.manifest;
                 let status = if outcome.failed.is_empty() {
-                    codes.push(Exit::Success);
+                    if source.prune == PruneWhen::AfterBackup {
+                        match prune_after(config, source).await {
+                            Ok(()) => codes.push(Exit::Success),
+                            Err(err) => {
+                                tracing::error!(source = %source.name, "the backup succeeded, the prune after it failed: {}", err.message());
+                                codes.push(Exit::Failure);
+                            }
+                        }
+                    } else {
+                        codes.push(Exit::Success);
+                    }
                     "ok".to_string()
                 } else {
                     for failure in &outcome.failed {
@@ -79,6 +89,12 @@ pub async fn run(config: &Config, names: &[String]) -> Result<Exit, CliError> {
         0 => Exit::worst(codes),
         _ => Exit::Partial,
     })
+}
+
+/// `prune = "after-backup"`: the source's retention, right after a fully successful backup.
+async fn prune_after(config: &Config, source: &SourceConfig) -> Result<(), CliError> {
+    let sinks = storage::for_source(config, source, None)?;
+    super::prune::prune_source(source, &sinks, false).await
 }
 
 async fn backup_one(

@@ -5,6 +5,7 @@ mod check;
 mod init;
 mod keygen;
 mod list;
+mod prune;
 mod restore;
 mod verify;
 
@@ -41,6 +42,18 @@ pub async fn run(cli: Cli) -> Result<Exit, CliError> {
                 storage: storage.as_deref(),
             };
             restore::run(&load(&cli)?, args).await
+        }
+        Command::Prune {
+            ref name,
+            dry_run,
+            ref storage,
+        } => {
+            let args = prune::Args {
+                name: name.as_deref(),
+                dry_run,
+                storage: storage.as_deref(),
+            };
+            prune::run(&load(&cli)?, args).await
         }
         Command::Verify {
             ref name,

@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 pub use expand::UnsetVariable;
-pub use sources::{SourceConfig, SourceKind};
+pub use sources::{PruneWhen, SourceConfig, SourceKind};
 
 /// A config that cannot be used; the CLI exits with 2.
 #[derive(Debug, thiserror::Error)]

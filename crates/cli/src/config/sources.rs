@@ -2,29 +2,20 @@
 
 use std::path::{Path, PathBuf};
 
+use backup_core::retention::KeepOptions;
 use serde::Deserialize;
 
 use super::{options, resolve_path};
 
-/// `retention = { ... }`: how many backups `lifeboat prune` keeps (grandfather-father-son, as
-/// in restic). Parsed and checked now; applied by `prune`, which is not in this version yet.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Retention {
-    /// Keep the newest N.
-    pub keep_last: Option<u32>,
-    /// Keep the newest of each of the last N hours.
-    pub keep_hourly: Option<u32>,
-    /// Keep the newest of each of the last N days.
-    pub keep_daily: Option<u32>,
-    /// Keep the newest of each of the last N weeks.
-    pub keep_weekly: Option<u32>,
-    /// Keep the newest of each of the last N months.
-    pub keep_monthly: Option<u32>,
-    /// Keep the newest of each of the last N years.
-    pub keep_yearly: Option<u32>,
-    /// Keep everything newer than this duration, e.g. `"14d"`.
-    pub keep_within: Option<String>,
+/// When a source's retention is applied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PruneWhen {
+    /// Only by `lifeboat prune` (the default).
+    #[default]
+    Manual,
+    /// Also right after each successful `lifeboat backup` of the source.
+    AfterBackup,
 }
 
 /// Keys every `[[sources]]` table has; the rest belongs to its kind.
@@ -35,7 +26,9 @@ pub(super) struct RawSource {
     #[serde(default)]
     storage: Vec<String>,
     schedule: Option<String>,
-    retention: Option<Retention>,
+    retention: Option<KeepOptions>,
+    #[serde(default)]
+    prune: PruneWhen,
     #[serde(flatten)]
     options: toml::Table,
 }
@@ -98,8 +91,10 @@ pub struct SourceConfig {
     pub storage: Vec<String>,
     /// Cron schedule for `lifeboat daemon` (not used by this version yet).
     pub schedule: Option<String>,
-    /// Retention policy for `lifeboat prune` (not used by this version yet).
-    pub retention: Option<Retention>,
+    /// Retention policy for `lifeboat prune`; none keeps everything.
+    pub retention: Option<KeepOptions>,
+    /// Whether `backup` prunes the source after a success.
+    pub prune: PruneWhen,
     /// The line of its `[[sources]]` table.
     pub line: usize,
 }
@@ -177,6 +172,7 @@ impl RawSource {
             storage,
             schedule: self.schedule,
             retention: self.retention,
+            prune: self.prune,
             line: 0,
         })
     }

@@ -1,0 +1,149 @@
+//! Prune: the plan keeps what the policy keeps (and the newest), removes manifest then data,
+//! removes only old leftovers, and refuses to act on a partial view.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use backup_core::catalog::list_manifests;
+use backup_core::prune::{execute_prune, plan_prune, DEFAULT_LEFTOVER_GRACE};
+use backup_core::retention::KeepOptions;
+use backup_core::testing::MemorySink;
+use backup_core::Sink;
+use common::{backup, BytesSource};
+use time::{Duration, OffsetDateTime};
+
+async fn backups(sink: &MemorySink, n: usize) -> Vec<backup_core::pipeline::BackupOutcome> {
+    let sinks: Vec<Arc<dyn Sink>> = vec![Arc::new(sink.clone())];
+    let mut done = Vec::new();
+    for i in 0..n {
+        done.push(
+            backup(&BytesSource::new(vec![i as u8; 1000]), &[], &sinks)
+                .await
+                .unwrap(),
+        );
+    }
+    done
+}
+
+fn keep_last(n: u32) -> KeepOptions {
+    KeepOptions {
+        keep_last: Some(n),
+        ..KeepOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn keeps_what_the_policy_keeps_and_removes_the_rest_everywhere() {
+    let local = MemorySink::new("local");
+    let made = backups(&local, 6).await;
+    // The same backups also in a second storage.
+    let offsite = MemorySink::new("offsite");
+    for key in local.keys() {
+        offsite.set_object(&key, local.object(&key).unwrap());
+    }
+    let sinks: Vec<Arc<dyn Sink>> = vec![Arc::new(local.clone()), Arc::new(offsite.clone())];
+    let now = OffsetDateTime::now_utc();
+
+    let plan = plan_prune(&sinks, "app", &keep_last(2), now, DEFAULT_LEFTOVER_GRACE)
+        .await
+        .unwrap();
+    assert_eq!(plan.backups.len(), 6);
+    assert_eq!(plan.removed(), 4);
+    for (decision, storages) in &plan.backups {
+        assert_eq!(storages, &vec!["local".to_string(), "offsite".to_string()]);
+        assert_eq!(decision.keep, !decision.reasons.is_empty());
+    }
+    // A plan alone removes nothing.
+    assert_eq!(
+        list_manifests(&local, None).await.unwrap().manifests.len(),
+        6
+    );
+
+    let report = execute_prune(&plan, &sinks).await.unwrap();
+    assert_eq!(report.backups_removed, 4);
+    for sink in [&local, &offsite] {
+        let left = list_manifests(sink, Some("app")).await.unwrap().manifests;
+        let mut ids: Vec<_> = left.iter().map(|m| m.id.clone()).collect();
+        ids.sort();
+        let mut newest: Vec<_> = made[4..].iter().map(|o| o.manifest.id.clone()).collect();
+        newest.sort();
+        assert_eq!(ids, newest);
+        // Data objects went with their manifests: two backups, two objects each.
+        assert_eq!(sink.keys().len(), 4, "{:?}", sink.keys());
+    }
+}
+
+#[tokio::test]
+async fn an_empty_policy_keeps_everything() {
+    let sink = MemorySink::new("local");
+    backups(&sink, 3).await;
+    let sinks: Vec<Arc<dyn Sink>> = vec![Arc::new(sink.clone())];
+    let plan = plan_prune(
+        &sinks,
+        "app",
+        &KeepOptions::default(),
+        OffsetDateTime::now_utc(),
+        DEFAULT_LEFTOVER_GRACE,
+    )
+    .await
+    .unwrap();
+    assert_eq!(plan.removed(), 0);
+    execute_prune(&plan, &sinks).await.unwrap();
+    assert_eq!(sink.keys().len(), 6);
+}
+
+#[tokio::test]
+async fn only_old_leftovers_are_removed() {
+    let sink = MemorySink::new("local");
+    backups(&sink, 1).await;
+    let now = OffsetDateTime::now_utc();
+    let old = "app/20200101T000000Z-aaaaaa/data.bin";
+    let fresh = "app/20991231T000000Z-bbbbbb/data.bin";
+    sink.set_object_at(old, vec![1u8; 10], now - Duration::hours(30));
+    // A backup in progress: its data is there, its manifest not yet.
+    sink.set_object_at(fresh, vec![2u8; 10], now - Duration::minutes(5));
+    sink.set_object_at("not-ours/file", vec![3u8; 10], now - Duration::days(400));
+    let sinks: Vec<Arc<dyn Sink>> = vec![Arc::new(sink.clone())];
+
+    let plan = plan_prune(&sinks, "app", &keep_last(5), now, DEFAULT_LEFTOVER_GRACE)
+        .await
+        .unwrap();
+    assert_eq!(plan.leftovers.len(), 2);
+    let by_key = |k: &str| plan.leftovers.iter().find(|l| l.key == k).unwrap();
+    assert!(by_key(old).remove);
+    assert!(!by_key(fresh).remove);
+
+    let report = execute_prune(&plan, &sinks).await.unwrap();
+    assert_eq!(report.leftovers_removed, 1);
+    assert!(sink.object(old).is_none());
+    assert!(
+        sink.object(fresh).is_some(),
+        "a backup in progress was touched"
+    );
+    assert!(sink.object("not-ours/file").is_some());
+}
+
+#[tokio::test]
+async fn an_unreadable_manifest_aborts_the_plan() {
+    let sink = MemorySink::new("local");
+    backups(&sink, 3).await;
+    sink.set_object(
+        "app/20200101T000000Z-cccccc/manifest.json",
+        b"{ not json".to_vec(),
+    );
+    let sinks: Vec<Arc<dyn Sink>> = vec![Arc::new(sink.clone())];
+    let before = sink.keys();
+    let err = plan_prune(
+        &sinks,
+        "app",
+        &keep_last(1),
+        OffsetDateTime::now_utc(),
+        DEFAULT_LEFTOVER_GRACE,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("20200101T000000Z-cccccc"), "{err}");
+    assert_eq!(sink.keys(), before);
+}
