@@ -88,6 +88,7 @@ mod store_error;
 mod target;
 pub mod testing;
 pub mod transform;
+pub mod verify_record;
 
 pub use backup_id::{BackupId, InvalidBackupId};
 pub use error::{Error, ErrorClass};

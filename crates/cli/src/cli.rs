@@ -101,6 +101,14 @@ pub enum Command {
         #[arg(long)]
         storage: Option<String>,
     },
+    /// Health per source: newest backup's age, size anomaly, last verify; exit 4 if unhealthy.
+    Status {
+        /// Only this source (default: all).
+        name: Option<String>,
+        /// Machine-readable output (see README).
+        #[arg(long)]
+        json: bool,
+    },
     /// Re-read backups: both sha256, decryption, decompression, format check.
     Verify {
         /// Only this source (default: all).

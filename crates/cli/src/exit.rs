@@ -17,6 +17,8 @@ pub enum Exit {
     Usage = 2,
     /// 3: some sources failed, others succeeded.
     Partial = 3,
+    /// 4: `status` found something unhealthy.
+    Unhealthy = 4,
     /// 12: cannot decrypt (wrong or missing key).
     Decrypt = 12,
     /// 13: integrity failure.
@@ -33,7 +35,7 @@ impl Exit {
                 Exit::Decrypt => 4,
                 Exit::Usage => 3,
                 Exit::Failure => 2,
-                Exit::Partial => 1,
+                Exit::Partial | Exit::Unhealthy => 1,
                 Exit::Success => 0,
             })
             .unwrap_or(Exit::Success)

@@ -7,6 +7,7 @@ mod keygen;
 mod list;
 mod prune;
 mod restore;
+mod status;
 mod verify;
 
 use backup_core::catalog::Selector;
@@ -54,6 +55,9 @@ pub async fn run(cli: Cli) -> Result<Exit, CliError> {
                 storage: storage.as_deref(),
             };
             prune::run(&load(&cli)?, args).await
+        }
+        Command::Status { ref name, json } => {
+            status::run(&load(&cli)?, name.as_deref(), json).await
         }
         Command::Verify {
             ref name,

@@ -9,6 +9,7 @@
 
 use backup_core::catalog::{catalog, Selector};
 use backup_core::pipeline::{run_check, RestoreRequest};
+use backup_core::verify_record::{write_verify_record, VerifyRecord, VERIFY_FORMAT};
 use serde::Serialize;
 
 use super::find_source;
@@ -109,9 +110,28 @@ pub async fn run(config: &Config, args: Args<'_>) -> Result<Exit, CliError> {
                 keyring: &keyring,
                 progress: bar.clone().map(|b| b as _),
             };
+            let clock = std::time::Instant::now();
             let result = run_check(&request, check.as_ref()).await;
             if let Some(bar) = bar {
                 bar.finish();
+            }
+            let record = VerifyRecord {
+                format: VERIFY_FORMAT.to_string(),
+                id: manifest.id.clone(),
+                storage: storage_name.clone(),
+                verified_at: time::OffsetDateTime::now_utc(),
+                ok: result.is_ok(),
+                deep: args.deep,
+                duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+                summary: match &result {
+                    Ok(report) => report.summary.clone(),
+                    Err(err) => crate::exit::describe(err),
+                },
+            };
+            // `status` reports the last drill from this record; a read-only storage just
+            // does not get one.
+            if let Err(err) = write_verify_record(sink.as_ref(), &source.name, &record).await {
+                tracing::warn!(storage = %storage_name, "could not record the verify result: {err}");
             }
             results.push(match result {
                 Ok(report) => Checked {

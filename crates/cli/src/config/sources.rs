@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use backup_core::retention::KeepOptions;
+use backup_core::retention::{KeepOptions, KeepWithin};
 use serde::Deserialize;
 
 use super::{options, resolve_path};
@@ -29,6 +29,7 @@ pub(super) struct RawSource {
     retention: Option<KeepOptions>,
     #[serde(default)]
     prune: PruneWhen,
+    max_age: Option<KeepWithin>,
     #[serde(flatten)]
     options: toml::Table,
 }
@@ -95,6 +96,8 @@ pub struct SourceConfig {
     pub retention: Option<KeepOptions>,
     /// Whether `backup` prunes the source after a success.
     pub prune: PruneWhen,
+    /// How old the newest backup may be before `status` calls the source stale.
+    pub max_age: Option<KeepWithin>,
     /// The line of its `[[sources]]` table.
     pub line: usize,
 }
@@ -153,6 +156,11 @@ impl RawSource {
                 ))
             }
         };
+        if let Some(schedule) = &self.schedule {
+            schedule.parse::<croner::Cron>().map_err(|e| {
+                format!("source `{name}`: schedule `{schedule}` is not a cron pattern: {e}")
+            })?;
+        }
         if let Some(twice) = self
             .storage
             .iter()
@@ -173,6 +181,7 @@ impl RawSource {
             schedule: self.schedule,
             retention: self.retention,
             prune: self.prune,
+            max_age: self.max_age,
             line: 0,
         })
     }
