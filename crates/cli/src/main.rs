@@ -15,6 +15,7 @@ mod config;
 mod exit;
 mod keys;
 mod logging;
+mod notify;
 mod output;
 mod progress;
 mod registry;

@@ -7,6 +7,7 @@ use backup_core::Error;
 use super::select_sources;
 use crate::config::{Config, PruneWhen, SourceConfig};
 use crate::exit::{CliError, Exit};
+use crate::notify::{BackupEvent, EventKind, Notifier};
 use crate::{keys, output, progress, registry, storage};
 
 /// Backs up the named sources (all when `names` is empty).
@@ -29,8 +30,11 @@ pub async fn run(config: &Config, names: &[String]) -> Result<Exit, CliError> {
         "source", "status", "id", "raw", "stored", "ratio", "duration", "storages",
     ]);
     let mut codes = Vec::new();
+    let notifier = Notifier::new(config.notify.clone());
     for source in sources {
-        match backup_one(config, source, &transforms).await {
+        let result = backup_one(config, source, &transforms).await;
+        notifier.notify(&event_of(source, &result)).await;
+        match result {
             Ok(outcome) => {
                 let m = &outcome.manifest;
                 let status = if outcome.failed.is_empty() {
@@ -83,12 +87,55 @@ pub async fn run(config: &Config, names: &[String]) -> Result<Exit, CliError> {
         }
     }
     crate::output::print(&table);
+    if notifier.failures() > 0 {
+        tracing::error!(
+            "{} notification(s) could not be delivered (the backups are not affected)",
+            notifier.failures()
+        );
+    }
     let succeeded = codes.iter().filter(|c| **c == Exit::Success).count();
     Ok(match succeeded {
         n if n == codes.len() => Exit::Success,
         0 => Exit::worst(codes),
         _ => Exit::Partial,
     })
+}
+
+/// The notification for one source's backup: a partial backup (some storage missed it) is a
+/// failure.
+fn event_of(source: &SourceConfig, result: &Result<BackupOutcome, CliError>) -> BackupEvent {
+    match result {
+        Ok(outcome) => {
+            let kind = if outcome.failed.is_empty() {
+                EventKind::Success
+            } else {
+                EventKind::Failure
+            };
+            let m = &outcome.manifest;
+            let mut event = BackupEvent::new(kind, &source.name, source.kind.name());
+            event.backup_id = Some(m.id.to_string());
+            event.raw_bytes = Some(m.artifact.raw_bytes);
+            event.stored_bytes = Some(m.artifact.stored_bytes);
+            event.duration_ms = Some(m.duration_ms);
+            event.storages = outcome.stored_in.clone();
+            if !outcome.failed.is_empty() {
+                event.error = Some(
+                    outcome
+                        .failed
+                        .iter()
+                        .map(|f| crate::exit::describe(&f.error))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                );
+            }
+            event
+        }
+        Err(err) => {
+            let mut event = BackupEvent::new(EventKind::Failure, &source.name, source.kind.name());
+            event.error = Some(err.message());
+            event
+        }
+    }
 }
 
 /// `prune = "after-backup"`: the source's retention, right after a fully successful backup.

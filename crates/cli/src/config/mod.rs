@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use backup_core::transform::Compression;
 use indexmap::IndexMap;
 use lifeboat_sinks::StorageConfig;
+
+use crate::notify::NotifyConfig;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -92,6 +94,8 @@ struct RawConfig<S> {
     encryption: Option<EncryptionConfig>,
     #[serde(default = "Vec::new")]
     sources: Vec<S>,
+    #[serde(default)]
+    notify: Vec<NotifyConfig>,
 }
 
 /// A loaded, validated configuration.
@@ -107,6 +111,8 @@ pub struct Config {
     pub encryption: Option<EncryptionConfig>,
     /// Sources in file order.
     pub sources: Vec<SourceConfig>,
+    /// Where backup outcomes are sent.
+    pub notify: Vec<NotifyConfig>,
 }
 
 impl Config {
@@ -244,6 +250,7 @@ impl Config {
             compression: raw.compression,
             encryption,
             sources,
+            notify: raw.notify,
         })
     }
 
