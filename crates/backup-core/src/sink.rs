@@ -69,6 +69,17 @@ pub struct ObjectMeta {
     pub last_modified: Option<OffsetDateTime>,
 }
 
+/// What [`Sink::put_if_absent`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutIfAbsent {
+    /// The object did not exist and now holds the data: this caller created it.
+    Created,
+    /// An object already existed under the key; it was left untouched.
+    Exists,
+    /// The backend cannot create conditionally; nothing was written.
+    Unsupported,
+}
+
 /// An upload in progress. Exactly one of [`SinkWriter::close`] or [`SinkWriter::abort`] ends it.
 #[async_trait]
 pub trait SinkWriter: Send {
@@ -121,6 +132,15 @@ pub trait Sink: Send + Sync {
             return Err(err);
         }
         writer.close().await
+    }
+
+    /// Creates a small object only if nothing exists under `key`, atomically: of several
+    /// concurrent callers (in any process or host) at most one gets [`PutIfAbsent::Created`].
+    /// Used for locks. The default returns [`PutIfAbsent::Unsupported`] without writing, and
+    /// callers then fall back to weaker schemes.
+    async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<PutIfAbsent, SinkError> {
+        let _ = (key, data);
+        Ok(PutIfAbsent::Unsupported)
     }
 
     /// Reads a small object whole (at most [`MAX_SMALL_OBJECT`] bytes).

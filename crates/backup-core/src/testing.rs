@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 
+use crate::sink::PutIfAbsent;
 use crate::{BoxReader, ObjectMeta, Sink, SinkError, SinkWriter, MAX_SMALL_OBJECT};
 
 /// An object and when it was last written.
@@ -173,6 +174,19 @@ impl Sink for MemorySink {
     async fn delete(&self, key: &str) -> Result<(), SinkError> {
         self.remove_object(key);
         Ok(())
+    }
+
+    async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<PutIfAbsent, SinkError> {
+        let mut objects = self.lock();
+        if objects.contains_key(key) {
+            return Ok(PutIfAbsent::Exists);
+        }
+        let stored = Stored {
+            data,
+            modified: time::OffsetDateTime::now_utc(),
+        };
+        objects.insert(key.to_string(), stored);
+        Ok(PutIfAbsent::Created)
     }
 
     async fn get(&self, key: &str) -> Result<Bytes, SinkError> {

@@ -70,3 +70,61 @@ pub async fn make_file_private(file: &Path) -> io::Result<()> {
         Ok(())
     }
 }
+
+/// Creates `target` holding `data` only if it does not exist, atomically and never partially
+/// visible: the data is written and synced to a fresh file in `tmp_dir` (same filesystem),
+/// which is then hard-linked to `target`; `link(2)` fails if `target` exists. Returns whether
+/// this call created it. On a filesystem without hard links (e.g. FAT), falls back to an
+/// exclusive create (`O_EXCL`) of `target` written in place, still atomic as to who creates it,
+/// but a reader may briefly see it incomplete.
+pub async fn link_if_absent(tmp_dir: &Path, target: &Path, data: &[u8]) -> io::Result<bool> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let temp = tmp_dir.join(format!(
+        "create-{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    write_new_private(&temp, data).await?;
+    let linked = tokio::fs::hard_link(&temp, target).await;
+    // The temp name is ours alone; failing to remove it only leaves a stray temp file.
+    let _ = tokio::fs::remove_file(&temp).await;
+    match linked {
+        Ok(()) => Ok(true),
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(link_err) => match write_new_private(target, data).await {
+            Ok(()) => Ok(true),
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(err) => Err(io::Error::new(
+                err.kind(),
+                format!("{err} (after hard link failed: {link_err})"),
+            )),
+        },
+    }
+}
+
+/// Creates `path` (which must not exist) with mode 0600, writes `data` and syncs it.
+async fn write_new_private(path: &Path, data: &[u8]) -> io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(FILE_MODE);
+    let mut file = options.open(path).await?;
+    let written = async {
+        file.write_all(data).await?;
+        file.sync_all().await
+    }
+    .await;
+    if written.is_err() {
+        // We created it: leave no incomplete file behind.
+        drop(file);
+        let _ = tokio::fs::remove_file(path).await;
+    }
+    written
+}

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
+use backup_core::lock::PutIfAbsent;
 use backup_core::{BoxReader, ObjectMeta, Sink, SinkError, SinkWriter, MAX_SMALL_OBJECT};
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -16,8 +17,8 @@ use crate::backends::{self, Access};
 use crate::chunking::{chunk_size, MIB};
 use crate::config::StorageConfig;
 use crate::error::{from_opendal, refused, SinksError};
-use crate::keys::{is_internal, validate_key, validate_prefix};
-use crate::local_fs::create_private_dir_all_async;
+use crate::keys::{is_internal, validate_key, validate_prefix, TMP_DIR_NAME};
+use crate::local_fs::{self, create_private_dir_all_async};
 use crate::writer::OpendalWriter;
 
 /// How many parts of a multipart upload are in flight at once. Memory of an upload is about
@@ -297,6 +298,38 @@ impl Sink for OpendalSink {
             Self::remove_empty_parents(root, key).await;
         }
         Ok(())
+    }
+
+    /// Object stores: a single `PUT` with `If-None-Match: *` (when the service supports
+    /// conditional writes; else [`PutIfAbsent::Unsupported`]). Local fs: see
+    /// `local_fs::link_if_absent` (temp file + hard link).
+    async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<PutIfAbsent, SinkError> {
+        validate_key(key).map_err(|err| refused("write", key, err))?;
+        let operator = self.write_op(key).await?;
+        if let Some(root) = &self.local_root {
+            let path = root.join(key);
+            if let Some(parent) = path.parent() {
+                create_private_dir_all_async(parent)
+                    .await
+                    .map_err(|err| SinkError::backend("write", key, err))?;
+            }
+            let created = local_fs::link_if_absent(&root.join(TMP_DIR_NAME), &path, &data)
+                .await
+                .map_err(|err| SinkError::backend("write", key, err))?;
+            return Ok(if created {
+                PutIfAbsent::Created
+            } else {
+                PutIfAbsent::Exists
+            });
+        }
+        if !operator.info().full_capability().write_with_if_not_exists {
+            return Ok(PutIfAbsent::Unsupported);
+        }
+        match operator.write_with(key, data).if_not_exists(true).await {
+            Ok(_) => Ok(PutIfAbsent::Created),
+            Err(err) if err.kind() == ErrorKind::ConditionNotMatch => Ok(PutIfAbsent::Exists),
+            Err(err) => Err(SinkError::backend("write", key, err)),
+        }
     }
 
     async fn get(&self, key: &str) -> Result<Bytes, SinkError> {
