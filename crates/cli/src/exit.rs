@@ -19,6 +19,8 @@ pub enum Exit {
     Partial = 3,
     /// 4: `status` found something unhealthy.
     Unhealthy = 4,
+    /// 11: another run holds the source's lock.
+    Locked = 11,
     /// 12: cannot decrypt (wrong or missing key).
     Decrypt = 12,
     /// 13: integrity failure.
@@ -34,6 +36,7 @@ impl Exit {
                 Exit::Integrity => 5,
                 Exit::Decrypt => 4,
                 Exit::Usage => 3,
+                Exit::Locked => 3,
                 Exit::Failure => 2,
                 Exit::Partial | Exit::Unhealthy => 1,
                 Exit::Success => 0,

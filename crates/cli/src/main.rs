@@ -14,6 +14,7 @@ mod commands;
 mod config;
 mod exit;
 mod keys;
+mod locking;
 mod logging;
 mod notify;
 mod output;

@@ -32,20 +32,18 @@ pub async fn run(config: &Config, names: &[String]) -> Result<Exit, CliError> {
     let mut codes = Vec::new();
     let notifier = Notifier::new(config.notify.clone());
     for source in sources {
-        let result = backup_one(config, source, &transforms).await;
+        let (result, prune_failure) = match backup_one(config, source, &transforms).await {
+            Ok((outcome, prune_failure)) => (Ok(outcome), prune_failure),
+            Err(err) => (Err(err), None),
+        };
         notifier.notify(&event_of(source, &result)).await;
         match result {
             Ok(outcome) => {
                 let m = &outcome.manifest;
                 let status = if outcome.failed.is_empty() {
-                    if source.prune == PruneWhen::AfterBackup {
-                        match prune_after(config, source).await {
-                            Ok(()) => codes.push(Exit::Success),
-                            Err(err) => {
-                                tracing::error!(source = %source.name, "the backup succeeded, the prune after it failed: {}", err.message());
-                                codes.push(Exit::Failure);
-                            }
-                        }
+                    if let Some(err) = prune_failure {
+                        tracing::error!(source = %source.name, "the backup succeeded, the prune after it failed: {}", err.message());
+                        codes.push(Exit::Failure);
                     } else {
                         codes.push(Exit::Success);
                     }
@@ -138,19 +136,37 @@ fn event_of(source: &SourceConfig, result: &Result<BackupOutcome, CliError>) -> 
     }
 }
 
-/// `prune = "after-backup"`: the source's retention, right after a fully successful backup.
-async fn prune_after(config: &Config, source: &SourceConfig) -> Result<(), CliError> {
-    let sinks = storage::for_source(config, source, None)?;
-    super::prune::prune_source(source, &sinks, false).await
-}
-
+/// Backs up one source under its lock; with `prune = "after-backup"` and a fully successful
+/// backup, prunes under the same lock. Returns the backup and, separately, a failed prune.
 async fn backup_one(
     config: &Config,
     source_config: &SourceConfig,
     transforms: &[Box<dyn Transform>],
-) -> Result<BackupOutcome, CliError> {
+) -> Result<(BackupOutcome, Option<CliError>), CliError> {
     let source = registry::source_for(source_config)?;
     let sinks = storage::for_source(config, source_config, None)?;
+    let guard = crate::locking::lock(&sinks, &source_config.name, "backup").await?;
+    let result = backup_locked(source_config, source.as_ref(), &sinks, transforms).await;
+    let prune_failure = match &result {
+        Ok(outcome)
+            if outcome.failed.is_empty() && source_config.prune == PruneWhen::AfterBackup =>
+        {
+            super::prune::prune_source(source_config, &sinks, false)
+                .await
+                .err()
+        }
+        _ => None,
+    };
+    crate::locking::unlock(guard, &source_config.name).await;
+    result.map(|outcome| (outcome, prune_failure))
+}
+
+async fn backup_locked(
+    source_config: &SourceConfig,
+    source: &dyn backup_core::Source,
+    sinks: &[std::sync::Arc<dyn backup_core::Sink>],
+    transforms: &[Box<dyn Transform>],
+) -> Result<BackupOutcome, CliError> {
     let source_err = |error| Error::Source {
         name: source_config.name.clone(),
         error,
@@ -159,9 +175,9 @@ async fn backup_one(
     let bar = progress::bar(&source_config.name, preflight.estimated_bytes);
     let result = run_backup(BackupRequest {
         source_name: &source_config.name,
-        source: source.as_ref(),
+        source,
         transforms,
-        sinks: &sinks,
+        sinks,
         size_hint: preflight.estimated_bytes,
         progress: bar.clone().map(|b| b as _),
     })

@@ -31,7 +31,20 @@ pub async fn run(config: &Config, args: Args<'_>) -> Result<Exit, CliError> {
     let mut exit = Exit::Success;
     for source in sources {
         let sinks = storage::for_source(config, source, args.storage)?;
-        if let Err(err) = prune_source(source, &sinks, args.dry_run).await {
+        let result = if args.dry_run {
+            // A plan changes nothing: no lock, so it also works on a read-only storage.
+            prune_source(source, &sinks, true).await
+        } else {
+            match crate::locking::lock(&sinks, &source.name, "prune").await {
+                Ok(guard) => {
+                    let result = prune_source(source, &sinks, false).await;
+                    crate::locking::unlock(guard, &source.name).await;
+                    result
+                }
+                Err(err) => Err(err),
+            }
+        };
+        if let Err(err) = result {
             tracing::error!(source = %source.name, "prune failed, nothing more removed: {}", err.message());
             exit = Exit::worst([exit, err.exit]);
         }
@@ -39,8 +52,8 @@ pub async fn run(config: &Config, args: Args<'_>) -> Result<Exit, CliError> {
     Ok(exit)
 }
 
-/// Plans, prints and (unless `dry_run`) carries out the prune of one source. Also used by
-/// `backup` for sources with `prune = "after-backup"`.
+/// Plans, prints and (unless `dry_run`) carries out the prune of one source; the caller holds
+/// the source's lock. Also used by `backup` for sources with `prune = "after-backup"`.
 pub async fn prune_source(
     source: &SourceConfig,
     sinks: &[Arc<dyn Sink>],

@@ -52,7 +52,33 @@ pub async fn run(config: &Config, args: Args<'_>) -> Result<Exit, CliError> {
         )));
     };
     let keyring = keys::keyring_for(config, &entry.manifest)?;
-    let options = RestoreOptions { force: args.force };
+    // The lock keeps a prune from removing the backup while it is read. A storage that cannot
+    // take it (a read-only disk) cannot be pruned either: restore without it.
+    let guard = match crate::locking::lock(&sinks, &source.name, "restore").await {
+        Ok(guard) => Some(guard),
+        Err(err) if err.exit == Exit::Locked => return Err(err),
+        Err(err) => {
+            tracing::warn!(source = %source.name, "restoring without a lock: {}", err.message());
+            None
+        }
+    };
+    let result = restore_entry(&sinks, source, entry, target.as_ref(), &keyring, args.force).await;
+    if let Some(guard) = guard {
+        crate::locking::unlock(guard, &source.name).await;
+    }
+    result
+}
+
+/// Restores `entry` from the first copy that works.
+async fn restore_entry(
+    sinks: &[std::sync::Arc<dyn backup_core::Sink>],
+    source: &crate::config::SourceConfig,
+    entry: &backup_core::catalog::CatalogEntry,
+    target: &dyn backup_core::Target,
+    keyring: &backup_core::transform::Keyring,
+    force: bool,
+) -> Result<Exit, CliError> {
+    let options = RestoreOptions { force };
     let mut last_error = None;
     for (index, copy) in entry.copies.iter().enumerate() {
         let (storage_name, manifest) = (&copy.storage, &copy.manifest);
@@ -65,10 +91,10 @@ pub async fn run(config: &Config, args: Args<'_>) -> Result<Exit, CliError> {
         let request = RestoreRequest {
             sink: sink.as_ref(),
             manifest,
-            keyring: &keyring,
+            keyring,
             progress: bar.clone().map(|b| b as _),
         };
-        let result = run_restore(&request, target.as_ref(), &options).await;
+        let result = run_restore(&request, target, &options).await;
         if let Some(bar) = bar {
             bar.finish();
         }
