@@ -60,6 +60,10 @@ pub enum Command {
     Backup {
         /// Sources to back up (default: all).
         names: Vec<String>,
+        /// Also write the run's metrics (Prometheus text) to this file, atomically, for the
+        /// node exporter's textfile collector.
+        #[arg(long, value_name = "PATH")]
+        metrics_file: Option<PathBuf>,
     },
     /// List the backups found in storage.
     List {
@@ -100,6 +104,12 @@ pub enum Command {
         /// Only this storage.
         #[arg(long)]
         storage: Option<String>,
+    },
+    /// Run the schedules (backups, restore drills); serve /metrics, /healthz, /readyz.
+    Daemon {
+        /// Address to serve on (default `[daemon] listen`, 127.0.0.1:9898).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
     },
     /// Health per source: newest backup's age, size anomaly, last verify; exit 4 if unhealthy.
     Status {

@@ -12,10 +12,12 @@
 mod cli;
 mod commands;
 mod config;
+mod daemon;
 mod exit;
 mod keys;
 mod locking;
 mod logging;
+mod metrics;
 mod notify;
 mod output;
 mod progress;

@@ -1,4 +1,8 @@
-//! `lifeboat backup [NAME...]`: every selected source in turn, then a summary table.
+//! `lifeboat backup [NAME...] [--metrics-file PATH]`: every selected source in turn, then a
+//! summary table (and the run's metrics, for the node exporter's textfile collector).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use backup_core::pipeline::{run_backup, BackupOutcome, BackupRequest};
 use backup_core::transform::Transform;
@@ -7,11 +11,17 @@ use backup_core::Error;
 use super::select_sources;
 use crate::config::{Config, PruneWhen, SourceConfig};
 use crate::exit::{CliError, Exit};
+use crate::metrics::{BackupRecord, Metrics};
 use crate::notify::{BackupEvent, EventKind, Notifier};
 use crate::{keys, output, progress, registry, storage};
 
-/// Backs up the named sources (all when `names` is empty).
-pub async fn run(config: &Config, names: &[String]) -> Result<Exit, CliError> {
+/// Backs up the named sources (all when `names` is empty); with `metrics_file`, then writes
+/// the run's metrics there (a failed write makes a successful run exit 1).
+pub async fn run(
+    config: &Config,
+    names: &[String],
+    metrics_file: Option<&Path>,
+) -> Result<Exit, CliError> {
     let sources = select_sources(config, names)?;
     if sources.is_empty() {
         return Err(CliError::usage(format!(
@@ -31,11 +41,14 @@ pub async fn run(config: &Config, names: &[String]) -> Result<Exit, CliError> {
     ]);
     let mut codes = Vec::new();
     let notifier = Notifier::new(config.notify.clone());
+    let metrics = Metrics::new();
     for source in sources {
+        let started = Instant::now();
         let (result, prune_failure) = match backup_one(config, source, &transforms).await {
             Ok((outcome, prune_failure)) => (Ok(outcome), prune_failure),
             Err(err) => (Err(err), None),
         };
+        metrics.record_backup(&source.name, &record_of(&result, started.elapsed()));
         notifier.notify(&event_of(source, &result)).await;
         match result {
             Ok(outcome) => {
@@ -91,17 +104,74 @@ pub async fn run(config: &Config, names: &[String]) -> Result<Exit, CliError> {
             notifier.failures()
         );
     }
+    metrics.record_notification_failures(notifier.failures());
     let succeeded = codes.iter().filter(|c| **c == Exit::Success).count();
-    Ok(match succeeded {
+    let exit = match succeeded {
         n if n == codes.len() => Exit::Success,
         0 => Exit::worst(codes),
         _ => Exit::Partial,
-    })
+    };
+    match metrics_file {
+        Some(path) => Ok(write_metrics(&metrics, path, exit)),
+        None => Ok(exit),
+    }
+}
+
+/// What the metrics record of one source's backup: a success only when the backup reached
+/// every storage (a prune failing after it does not undo the backup). The duration is the
+/// manifest's when there is one, else the time the attempt took.
+fn record_of(result: &Result<BackupOutcome, CliError>, elapsed: Duration) -> BackupRecord {
+    let finished_at_unix = time::OffsetDateTime::now_utc().unix_timestamp();
+    match result {
+        Ok(outcome) => {
+            let m = &outcome.manifest;
+            BackupRecord {
+                success: outcome.failed.is_empty(),
+                duration_seconds: Duration::from_millis(m.duration_ms).as_secs_f64(),
+                raw_bytes: Some(m.artifact.raw_bytes),
+                stored_bytes: Some(m.artifact.stored_bytes),
+                finished_at_unix,
+            }
+        }
+        Err(_) => BackupRecord {
+            success: false,
+            duration_seconds: elapsed.as_secs_f64(),
+            raw_bytes: None,
+            stored_bytes: None,
+            finished_at_unix,
+        },
+    }
+}
+
+/// Writes the metrics file; a failure is logged and turns a successful run's exit into 1
+/// (a run that already failed keeps its own, more telling code).
+fn write_metrics(metrics: &Metrics, path: &Path, exit: Exit) -> Exit {
+    let written = metrics
+        .encode_textfile()
+        .map_err(|_| std::io::Error::other("cannot encode the metrics"))
+        .and_then(|text| crate::metrics::write_textfile(path, &text));
+    match written {
+        Ok(()) => {
+            tracing::debug!(path = %path.display(), "metrics written");
+            exit
+        }
+        Err(err) => {
+            tracing::error!(path = %path.display(), "cannot write the metrics file: {err}");
+            if exit == Exit::Success {
+                Exit::Failure
+            } else {
+                exit
+            }
+        }
+    }
 }
 
 /// The notification for one source's backup: a partial backup (some storage missed it) is a
 /// failure.
-fn event_of(source: &SourceConfig, result: &Result<BackupOutcome, CliError>) -> BackupEvent {
+pub(crate) fn event_of(
+    source: &SourceConfig,
+    result: &Result<BackupOutcome, CliError>,
+) -> BackupEvent {
     match result {
         Ok(outcome) => {
             let kind = if outcome.failed.is_empty() {
@@ -138,7 +208,7 @@ fn event_of(source: &SourceConfig, result: &Result<BackupOutcome, CliError>) -> 
 
 /// Backs up one source under its lock; with `prune = "after-backup"` and a fully successful
 /// backup, prunes under the same lock. Returns the backup and, separately, a failed prune.
-async fn backup_one(
+pub(crate) async fn backup_one(
     config: &Config,
     source_config: &SourceConfig,
     transforms: &[Box<dyn Transform>],

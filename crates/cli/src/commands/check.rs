@@ -89,9 +89,6 @@ pub async fn run(config: &Config) -> Result<Exit, CliError> {
     }
 
     for source in &config.sources {
-        if source.schedule.is_some() {
-            tracing::warn!(source = %source.name, "`schedule` is not applied by this version yet (lifeboat daemon)");
-        }
         let (result, detail) = match &source.kind {
             SourceKind::Planned { kind } => (
                 "FAILED",

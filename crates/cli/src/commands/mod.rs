@@ -2,6 +2,7 @@
 
 mod backup;
 mod check;
+mod daemon;
 mod init;
 mod keygen;
 mod list;
@@ -11,6 +12,9 @@ mod status;
 mod verify;
 
 use backup_core::catalog::Selector;
+
+pub(crate) use backup::{backup_one, event_of};
+pub(crate) use verify::verify_source;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, SourceConfig};
@@ -22,7 +26,10 @@ pub async fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Init => init::run(&cli.config),
         Command::Keygen { output } => keygen::run(&output),
         Command::Check => check::run(&load(&cli)?).await,
-        Command::Backup { ref names } => backup::run(&load(&cli)?, names).await,
+        Command::Backup {
+            ref names,
+            ref metrics_file,
+        } => backup::run(&load(&cli)?, names, metrics_file.as_deref()).await,
         Command::List {
             ref name,
             ref storage,
@@ -56,6 +63,7 @@ pub async fn run(cli: Cli) -> Result<Exit, CliError> {
             };
             prune::run(&load(&cli)?, args).await
         }
+        Command::Daemon { listen } => daemon::run(&cli.config, listen).await,
         Command::Status { ref name, json } => {
             status::run(&load(&cli)?, name.as_deref(), json).await
         }

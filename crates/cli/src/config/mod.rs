@@ -96,6 +96,50 @@ struct RawConfig<S> {
     sources: Vec<S>,
     #[serde(default)]
     notify: Vec<NotifyConfig>,
+    #[serde(default)]
+    daemon: DaemonConfig,
+}
+
+/// The `[daemon]` table: how `lifeboat daemon` runs the schedules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// Where `/metrics`, `/healthz` and `/readyz` are served (default loopback only).
+    #[serde(default = "default_listen")]
+    pub listen: std::net::SocketAddr,
+    /// How many sources may run at once (default 2).
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent: usize,
+    /// A random delay of up to this many seconds before each scheduled run (default 0).
+    #[serde(default)]
+    pub jitter_seconds: u64,
+    /// On SIGTERM/SIGINT, how long running backups may take to finish before they are aborted
+    /// (an aborted backup leaves no manifest). Default 60.
+    #[serde(default = "default_grace")]
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            max_concurrent: default_max_concurrent(),
+            jitter_seconds: 0,
+            shutdown_grace_seconds: default_grace(),
+        }
+    }
+}
+
+fn default_listen() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 9898))
+}
+
+fn default_max_concurrent() -> usize {
+    2
+}
+
+fn default_grace() -> u64 {
+    60
 }
 
 /// A loaded, validated configuration.
@@ -113,6 +157,8 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     /// Where backup outcomes are sent.
     pub notify: Vec<NotifyConfig>,
+    /// How `lifeboat daemon` runs.
+    pub daemon: DaemonConfig,
 }
 
 impl Config {
@@ -251,6 +297,7 @@ impl Config {
             encryption,
             sources,
             notify: raw.notify,
+            daemon: raw.daemon,
         })
     }
 

@@ -30,6 +30,7 @@ pub(super) struct RawSource {
     #[serde(default)]
     prune: PruneWhen,
     max_age: Option<KeepWithin>,
+    verify_schedule: Option<String>,
     #[serde(flatten)]
     options: toml::Table,
 }
@@ -98,6 +99,8 @@ pub struct SourceConfig {
     pub prune: PruneWhen,
     /// How old the newest backup may be before `status` calls the source stale.
     pub max_age: Option<KeepWithin>,
+    /// Cron schedule of restore drills (`verify` of the latest backup) in `lifeboat daemon`.
+    pub verify_schedule: Option<String>,
     /// The line of its `[[sources]]` table.
     pub line: usize,
 }
@@ -182,6 +185,7 @@ impl RawSource {
             retention: self.retention,
             prune: self.prune,
             max_age: self.max_age,
+            verify_schedule: self.verify_schedule,
             line: 0,
         })
     }
