@@ -5,6 +5,7 @@ use std::sync::Arc;
 use backup_core::lock::{acquire, LockError, LockGuard, LockOptions};
 use backup_core::Sink;
 
+use crate::config::Config;
 use crate::exit::{CliError, Exit};
 
 impl From<LockError> for CliError {
@@ -23,11 +24,16 @@ impl From<LockError> for CliError {
 
 /// Takes the lock of `source` in every storage of `sinks` for `operation`.
 pub async fn lock(
+    config: &Config,
     sinks: &[Arc<dyn Sink>],
     source: &str,
     operation: &str,
 ) -> Result<LockGuard, CliError> {
-    Ok(acquire(sinks, source, operation, &LockOptions::default()).await?)
+    let mut options = LockOptions::default();
+    if let Some(stale_after) = &config.locks.stale_after {
+        options.stale_after = stale_after.duration();
+    }
+    Ok(acquire(sinks, source, operation, &options).await?)
 }
 
 /// Releases a lock; a failure only warns (the lock goes stale and is taken over later).

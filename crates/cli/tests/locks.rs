@@ -78,3 +78,76 @@ fn a_lock_whose_process_is_gone_is_taken_over() {
     );
     assert_eq!(list_json(dir.path(), &[]).len(), 1);
 }
+
+/// A files source big enough, and compressed hard enough, that its backup takes seconds.
+fn slow_source(dir: &Path, extra: &str) {
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let noise: Vec<u8> = (0..32u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761).rotate_left(7) >> 3) as u8)
+        .collect();
+    std::fs::write(data.join("big.bin"), noise).unwrap();
+    write_config(
+        dir,
+        &format!(
+            "[compression]\nalgorithm = \"zstd\"\nlevel = 19\n\n{extra}\n\
+             [[sources]]\nname = \"big\"\nkind = \"files\"\npaths = [\"data\"]\nretention = {{ keep_last = 1 }}\n"
+        ),
+    );
+}
+
+#[test]
+fn a_second_backup_and_a_prune_during_a_backup_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    slow_source(dir.path(), "");
+    lifeboat(dir.path()).arg("backup").assert().success();
+    let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin("lifeboat"))
+        .current_dir(dir.path())
+        .env_remove("LIFEBOAT_CONFIG")
+        .arg("backup")
+        .spawn()
+        .unwrap();
+    let lock = dir.path().join("backups/big/lock.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !lock.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the backup never took its lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    lifeboat(dir.path())
+        .arg("backup")
+        .assert()
+        .code(11)
+        .stderr(contains("backup on host"));
+    // The prune that would remove the older backup (keep_last = 1) waits for another day:
+    // it never touches the backup in progress.
+    lifeboat(dir.path()).arg("prune").assert().code(11);
+    assert!(first.wait().unwrap().success());
+    assert_eq!(list_json(dir.path(), &[]).len(), 2);
+    lifeboat(dir.path()).arg("prune").assert().success();
+    assert_eq!(list_json(dir.path(), &[]).len(), 1);
+}
+
+#[test]
+fn the_stale_timeout_is_configurable() {
+    let dir = tempfile::tempdir().unwrap();
+    make_db(&dir.path().join("app.db"), 20);
+    write_config(
+        dir.path(),
+        "[locks]\nstale_after = \"1h\"\n\n[[sources]]\nname = \"app\"\nkind = \"sqlite\"\npath = \"app.db\"\n",
+    );
+    // A live holder (pid 1) whose lock is two hours old: stale under a 1 h timeout.
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let old = (time::OffsetDateTime::now_utc() - time::Duration::hours(2))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let body = serde_json::json!({
+        "format": "lifeboat-lock/1", "host": host, "pid": 1, "started_at": old,
+        "operation": "backup", "tool_version": "lifeboat 0.1.0", "token": "0123abcd",
+    });
+    std::fs::create_dir_all(dir.path().join("backups/app")).unwrap();
+    std::fs::write(dir.path().join("backups/app/lock.json"), body.to_string()).unwrap();
+    lifeboat(dir.path()).arg("backup").assert().success();
+}

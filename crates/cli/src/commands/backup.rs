@@ -215,7 +215,7 @@ pub(crate) async fn backup_one(
 ) -> Result<(BackupOutcome, Option<CliError>), CliError> {
     let source = registry::source_for(source_config)?;
     let sinks = storage::for_source(config, source_config, None)?;
-    let guard = crate::locking::lock(&sinks, &source_config.name, "backup").await?;
+    let guard = crate::locking::lock(config, &sinks, &source_config.name, "backup").await?;
     let result = backup_locked(source_config, source.as_ref(), &sinks, transforms).await;
     let prune_failure = match &result {
         Ok(outcome)

@@ -35,7 +35,7 @@ pub async fn run(config: &Config, args: Args<'_>) -> Result<Exit, CliError> {
             // A plan changes nothing: no lock, so it also works on a read-only storage.
             prune_source(source, &sinks, true).await
         } else {
-            match crate::locking::lock(&sinks, &source.name, "prune").await {
+            match crate::locking::lock(config, &sinks, &source.name, "prune").await {
                 Ok(guard) => {
                     let result = prune_source(source, &sinks, false).await;
                     crate::locking::unlock(guard, &source.name).await;

@@ -54,7 +54,7 @@ pub async fn run(config: &Config, args: Args<'_>) -> Result<Exit, CliError> {
     let keyring = keys::keyring_for(config, &entry.manifest)?;
     // The lock keeps a prune from removing the backup while it is read. A storage that cannot
     // take it (a read-only disk) cannot be pruned either: restore without it.
-    let guard = match crate::locking::lock(&sinks, &source.name, "restore").await {
+    let guard = match crate::locking::lock(config, &sinks, &source.name, "restore").await {
         Ok(guard) => Some(guard),
         Err(err) if err.exit == Exit::Locked => return Err(err),
         Err(err) => {

@@ -98,6 +98,17 @@ struct RawConfig<S> {
     notify: Vec<NotifyConfig>,
     #[serde(default)]
     daemon: DaemonConfig,
+    #[serde(default)]
+    locks: LocksConfig,
+}
+
+/// The `[locks]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocksConfig {
+    /// A lock older than this is taken over whatever its host (default `"6h"`); a lock whose
+    /// process is gone on this host is taken over at once.
+    pub stale_after: Option<backup_core::retention::KeepWithin>,
 }
 
 /// The `[daemon]` table: how `lifeboat daemon` runs the schedules.
@@ -159,6 +170,8 @@ pub struct Config {
     pub notify: Vec<NotifyConfig>,
     /// How `lifeboat daemon` runs.
     pub daemon: DaemonConfig,
+    /// How locks are judged stale.
+    pub locks: LocksConfig,
 }
 
 impl Config {
@@ -298,6 +311,7 @@ impl Config {
             sources,
             notify: raw.notify,
             daemon: raw.daemon,
+            locks: raw.locks,
         })
     }
 
