@@ -35,18 +35,22 @@ pub struct Leftover {
 }
 
 /// What prune will do for one source.
+///
+/// The policy is applied to each storage's own backups: a storage that missed recent backups
+/// (an outage, a storage just added) keeps its own newest ones, and no storage ever loses its
+/// newest backup because a newer one exists elsewhere.
 #[derive(Debug, Clone)]
 pub struct PrunePlan {
     /// The source.
     pub source: String,
-    /// One decision per backup, newest first, with the storages holding it.
-    pub backups: Vec<(Decision, Vec<String>)>,
+    /// One decision per backup per storage: storages in the order given, each newest first.
+    pub backups: Vec<(Decision, String)>,
     /// Objects that belong to no backup.
     pub leftovers: Vec<Leftover>,
 }
 
 impl PrunePlan {
-    /// How many backups the plan removes.
+    /// How many copies (backup, storage) the plan removes.
     pub fn removed(&self) -> usize {
         self.backups.iter().filter(|(d, _)| !d.keep).count()
     }
@@ -104,28 +108,13 @@ pub async fn plan_prune(
     for sink in sinks {
         views.push(view(sink.as_ref(), source).await?);
     }
-    let mut holders: BTreeMap<BackupId, (Manifest, Vec<String>)> = BTreeMap::new();
+    let mut backups = Vec::new();
     for view in &views {
-        for (id, manifest) in &view.manifests {
-            holders
-                .entry(id.clone())
-                .or_insert_with(|| (manifest.clone(), Vec::new()))
-                .1
-                .push(view.storage.clone());
+        let candidates: Vec<Candidate> = view.manifests.values().map(Candidate::from).collect();
+        for decision in policy.apply(&candidates, now) {
+            backups.push((decision, view.storage.clone()));
         }
     }
-    let candidates: Vec<Candidate> = holders.values().map(|(m, _)| Candidate::from(m)).collect();
-    let backups = policy
-        .apply(&candidates, now)
-        .into_iter()
-        .map(|decision| {
-            let storages = holders
-                .get(&decision.id)
-                .map(|(_, s)| s.clone())
-                .unwrap_or_default();
-            (decision, storages)
-        })
-        .collect();
     let mut leftovers = Vec::new();
     for view in &views {
         for object in &view.objects {
@@ -157,7 +146,7 @@ pub async fn plan_prune(
 /// What a prune removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PruneReport {
-    /// Backups removed (from every storage holding them).
+    /// Backup copies removed (one per backup and storage).
     pub backups_removed: usize,
     /// Leftover objects removed.
     pub leftovers_removed: usize,
@@ -177,11 +166,8 @@ pub async fn execute_prune(
             error,
         }
     };
-    for (decision, storages) in plan.backups.iter().filter(|(d, _)| !d.keep) {
-        for sink in sinks
-            .iter()
-            .filter(|s| storages.iter().any(|n| n == s.name()))
-        {
+    for (decision, storage) in plan.backups.iter().filter(|(d, _)| !d.keep) {
+        for sink in sinks.iter().filter(|s| s.name() == storage) {
             let manifest_key = crate::manifest_key(&plan.source, &decision.id);
             sink.delete(&manifest_key)
                 .await

@@ -49,10 +49,10 @@ async fn keeps_what_the_policy_keeps_and_removes_the_rest_everywhere() {
     let plan = plan_prune(&sinks, "app", &keep_last(2), now, DEFAULT_LEFTOVER_GRACE)
         .await
         .unwrap();
-    assert_eq!(plan.backups.len(), 6);
-    assert_eq!(plan.removed(), 4);
-    for (decision, storages) in &plan.backups {
-        assert_eq!(storages, &vec!["local".to_string(), "offsite".to_string()]);
+    // One decision per backup and storage.
+    assert_eq!(plan.backups.len(), 12);
+    assert_eq!(plan.removed(), 8);
+    for (decision, _) in &plan.backups {
         assert_eq!(decision.keep, !decision.reasons.is_empty());
     }
     // A plan alone removes nothing.
@@ -62,7 +62,7 @@ async fn keeps_what_the_policy_keeps_and_removes_the_rest_everywhere() {
     );
 
     let report = execute_prune(&plan, &sinks).await.unwrap();
-    assert_eq!(report.backups_removed, 4);
+    assert_eq!(report.backups_removed, 8);
     for sink in [&local, &offsite] {
         let left = list_manifests(sink, Some("app")).await.unwrap().manifests;
         let mut ids: Vec<_> = left.iter().map(|m| m.id.clone()).collect();
@@ -146,4 +146,50 @@ async fn an_unreadable_manifest_aborts_the_plan() {
     .unwrap_err();
     assert!(err.to_string().contains("20200101T000000Z-cccccc"), "{err}");
     assert_eq!(sink.keys(), before);
+}
+
+#[tokio::test]
+async fn a_storage_that_missed_recent_backups_keeps_its_own_newest() {
+    let both_a = MemorySink::new("a");
+    let both_b = MemorySink::new("b");
+    let both: Vec<Arc<dyn Sink>> = vec![Arc::new(both_a.clone()), Arc::new(both_b.clone())];
+    for i in 0..2u8 {
+        backup(&BytesSource::new(vec![i; 100]), &[], &both)
+            .await
+            .unwrap();
+    }
+    // b is down for the next two backups.
+    let only_a: Vec<Arc<dyn Sink>> = vec![Arc::new(both_a.clone())];
+    for i in 2..4u8 {
+        backup(&BytesSource::new(vec![i; 100]), &[], &only_a)
+            .await
+            .unwrap();
+    }
+    let plan = plan_prune(
+        &both,
+        "app",
+        &keep_last(2),
+        OffsetDateTime::now_utc(),
+        DEFAULT_LEFTOVER_GRACE,
+    )
+    .await
+    .unwrap();
+    execute_prune(&plan, &both).await.unwrap();
+    assert_eq!(
+        list_manifests(&both_a, Some("app"))
+            .await
+            .unwrap()
+            .manifests
+            .len(),
+        2
+    );
+    assert_eq!(
+        list_manifests(&both_b, Some("app"))
+            .await
+            .unwrap()
+            .manifests
+            .len(),
+        2,
+        "b lost its backups because newer ones exist in a"
+    );
 }

@@ -40,7 +40,7 @@ fn prune_keeps_the_policy_and_dry_run_changes_nothing() {
         .arg("prune")
         .assert()
         .success()
-        .stdout(contains("removed 2 backup(s)"));
+        .stdout(contains("removed 2 backup copy(ies)"));
     let after = list_json(dir.path(), &[]);
     assert_eq!(after.len(), 2);
     assert_eq!(after[0]["id"], before[0]["id"]);

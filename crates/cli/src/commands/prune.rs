@@ -68,7 +68,7 @@ pub async fn prune_source(
     }
     let report = execute_prune(&plan, sinks).await?;
     output::print(format_args!(
-        "{}: removed {} backup(s) and {} leftover object(s)",
+        "{}: removed {} backup copy(ies) and {} leftover object(s)",
         source.name, report.backups_removed, report.leftovers_removed
     ));
     Ok(())
@@ -76,8 +76,8 @@ pub async fn prune_source(
 
 fn print_plan(plan: &PrunePlan, now: OffsetDateTime, dry_run: bool) {
     let verb = if dry_run { "would remove" } else { "remove" };
-    let mut table = output::table(&["source", "id", "started (UTC)", "action", "why", "storages"]);
-    for (decision, storages) in &plan.backups {
+    let mut table = output::table(&["source", "id", "started (UTC)", "action", "why", "storage"]);
+    for (decision, storage) in &plan.backups {
         let started = decision.started_at.format(&Rfc3339).unwrap_or_default();
         let reasons: Vec<String> = decision.reasons.iter().map(ToString::to_string).collect();
         table.add_row(vec![
@@ -94,7 +94,7 @@ fn print_plan(plan: &PrunePlan, now: OffsetDateTime, dry_run: bool) {
             } else {
                 "no rule keeps it".into()
             },
-            storages.join(", "),
+            storage.clone(),
         ]);
     }
     for leftover in &plan.leftovers {
