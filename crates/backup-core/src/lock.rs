@@ -460,16 +460,24 @@ async fn take_over(sink: &dyn Sink, key: &str, stale_token: &str) -> Result<(), 
 }
 
 /// Why a lock held by `holder` may be taken over, or `None` if it may not.
+///
+/// On this host the process decides: a live holder keeps its lock however long its run takes
+/// (a 7-hour dump must not be joined by a second run), a dead one loses it at once. The age
+/// rule is for holders on other hosts (or where liveness cannot be known).
 fn staleness(holder: &LockInfo, options: &LockOptions) -> Option<String> {
+    if holder.host == hostname() {
+        match process_alive(holder.pid) {
+            Some(false) => return Some(format!("process {} is gone on this host", holder.pid)),
+            Some(true) => return None,
+            None => {}
+        }
+    }
     let age = OffsetDateTime::now_utc() - holder.started_at;
     if age > options.stale_after {
         return Some(format!(
             "it is older than {} (stale_after)",
             options.stale_after
         ));
-    }
-    if holder.host == hostname() && process_alive(holder.pid) == Some(false) {
-        return Some(format!("process {} is gone on this host", holder.pid));
     }
     None
 }

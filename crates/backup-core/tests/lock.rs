@@ -387,3 +387,21 @@ async fn memory_sink_put_if_absent_creates_once() {
     assert_eq!(put(b"2").await.unwrap(), lock::PutIfAbsent::Exists);
     assert_eq!(sink.object("a/b").unwrap(), Bytes::from_static(b"1"));
 }
+
+#[tokio::test]
+async fn an_old_lock_of_a_live_process_on_this_host_is_still_held() {
+    // A long run (a 7-hour dump) must not be joined by a second one.
+    let sink = MemorySink::new("local");
+    let long_ago = OffsetDateTime::now_utc() - time::Duration::days(2);
+    sink.set_object(KEY, foreign_lock(&this_host(), 1, long_ago, "t"));
+    let (_, holder) = held(
+        lock::acquire(
+            &storages(&[&sink]),
+            "orders",
+            "backup",
+            &LockOptions::default(),
+        )
+        .await,
+    );
+    assert_eq!(holder.pid, 1);
+}
