@@ -138,8 +138,8 @@ fn the_stale_timeout_is_configurable() {
         dir.path(),
         "[locks]\nstale_after = \"1h\"\n\n[[sources]]\nname = \"app\"\nkind = \"sqlite\"\npath = \"app.db\"\n",
     );
-    // A live holder (pid 1) whose lock is two hours old: stale under a 1 h timeout.
-    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    // A holder on another host whose lock is two hours old: stale under a 1 h timeout.
+    let host = "another-host".to_string();
     let old = (time::OffsetDateTime::now_utc() - time::Duration::hours(2))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
@@ -150,4 +150,29 @@ fn the_stale_timeout_is_configurable() {
     std::fs::create_dir_all(dir.path().join("backups/app")).unwrap();
     std::fs::write(dir.path().join("backups/app/lock.json"), body.to_string()).unwrap();
     lifeboat(dir.path()).arg("backup").assert().success();
+}
+
+#[test]
+fn an_unreachable_storage_misses_the_backup_but_does_not_stop_it() {
+    let dir = tempfile::tempdir().unwrap();
+    make_db(&dir.path().join("app.db"), 20);
+    std::fs::write(dir.path().join("afile"), b"not a folder").unwrap();
+    std::fs::write(
+        dir.path().join("lifeboat.toml"),
+        "[storage.a]\nkind = \"fs\"\nroot = \"./a\"\n\n[storage.b]\nkind = \"fs\"\nroot = \"./afile/b\"\n\n\
+         [[sources]]\nname = \"app\"\nkind = \"sqlite\"\npath = \"app.db\"\nstorage = [\"a\", \"b\"]\n",
+    )
+    .unwrap();
+    lifeboat(dir.path())
+        .arg("backup")
+        .assert()
+        .code(1)
+        .stdout(contains("partial"))
+        .stderr(contains("misses this backup"));
+    let out = lifeboat(dir.path())
+        .args(["list", "--storage", "a", "--json"])
+        .output()
+        .unwrap();
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.len(), 1);
 }

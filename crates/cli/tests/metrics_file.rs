@@ -98,3 +98,30 @@ fn an_unwritable_metrics_file_does_not_mask_a_worse_code() {
         .assert()
         .code(3);
 }
+
+#[test]
+fn a_failed_run_still_reports_the_last_success() {
+    let dir = tempfile::tempdir().unwrap();
+    make_db(&dir.path().join("app.db"), 50);
+    write_config(
+        dir.path(),
+        "[[sources]]\nname = \"app\"\nkind = \"sqlite\"\npath = \"app.db\"\n",
+    );
+    lifeboat(dir.path()).arg("backup").assert().success();
+    std::fs::remove_file(dir.path().join("app.db")).unwrap();
+    lifeboat(dir.path())
+        .args(["backup", "--metrics-file", "m.prom"])
+        .assert()
+        .code(1);
+    let text = std::fs::read_to_string(dir.path().join("m.prom")).unwrap();
+    assert_eq!(
+        sample(&text, "lifeboat_backup_failure_total{source=\"app\"}"),
+        Some(1.0)
+    );
+    let last = sample(
+        &text,
+        "lifeboat_backup_last_success_timestamp_seconds{source=\"app\"}",
+    );
+    assert!(last.unwrap_or(0.0) > 1.7e9, "{text}");
+    assert!(sample(&text, "lifeboat_backup_size_bytes{source=\"app\"}").unwrap_or(0.0) > 0.0);
+}

@@ -4,9 +4,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use backup_core::pipeline::StorageFailure;
 use backup_core::pipeline::{run_backup, BackupOutcome, BackupRequest};
 use backup_core::transform::Transform;
-use backup_core::Error;
+use backup_core::{Error, SinkError};
 
 use super::select_sources;
 use crate::config::{Config, PruneWhen, SourceConfig};
@@ -48,7 +49,11 @@ pub async fn run(
             Ok((outcome, prune_failure)) => (Ok(outcome), prune_failure),
             Err(err) => (Err(err), None),
         };
-        metrics.record_backup(&source.name, &record_of(&result, started.elapsed()));
+        let record = record_of(&result, started.elapsed());
+        metrics.record_backup(&source.name, &record);
+        if !record.success {
+            last_success_from_catalog(config, source, &metrics).await;
+        }
         notifier.notify(&event_of(source, &result)).await;
         match result {
             Ok(outcome) => {
@@ -166,6 +171,24 @@ fn write_metrics(metrics: &Metrics, path: &Path, exit: Exit) -> Exit {
     }
 }
 
+/// After a failed run: the last-success gauges from the newest backup in storage, so a
+/// `--metrics-file` written by this run still says when the source last succeeded.
+async fn last_success_from_catalog(config: &Config, source: &SourceConfig, metrics: &Metrics) {
+    let Ok(sinks) = storage::for_source(config, source, None) else {
+        return;
+    };
+    let found = backup_core::catalog::catalog(&sinks, &source.name).await;
+    if let Some(entry) = found.entries.first() {
+        let m = &entry.manifest;
+        metrics.set_last_success(
+            &source.name,
+            m.finished_at.unix_timestamp(),
+            m.artifact.raw_bytes,
+            m.artifact.stored_bytes,
+        );
+    }
+}
+
 /// The notification for one source's backup: a partial backup (some storage missed it) is a
 /// failure.
 pub(crate) fn event_of(
@@ -215,19 +238,76 @@ pub(crate) async fn backup_one(
 ) -> Result<(BackupOutcome, Option<CliError>), CliError> {
     let source = registry::source_for(source_config)?;
     let sinks = storage::for_source(config, source_config, None)?;
-    let guard = crate::locking::lock(config, &sinks, &source_config.name, "backup").await?;
-    let result = backup_locked(source_config, source.as_ref(), &sinks, transforms).await;
+    // Lock each storage on its own: one that cannot be reached misses this backup (reported
+    // like a failed upload) instead of stopping it everywhere; one held by another run stops it.
+    let mut guards = Vec::new();
+    let mut locked = Vec::new();
+    let mut lock_failures = Vec::new();
+    for sink in &sinks {
+        match crate::locking::lock(
+            config,
+            std::slice::from_ref(sink),
+            &source_config.name,
+            "backup",
+        )
+        .await
+        {
+            Ok(guard) => {
+                guards.push(guard);
+                locked.push(std::sync::Arc::clone(sink));
+            }
+            Err(err) if err.exit == Exit::Locked => {
+                for guard in guards {
+                    crate::locking::unlock(guard, &source_config.name).await;
+                }
+                return Err(err);
+            }
+            Err(err) => {
+                tracing::error!(source = %source_config.name, storage = %sink.name(), "cannot lock this storage, it misses this backup: {}", err.message());
+                lock_failures.push(StorageFailure {
+                    storage: sink.name().to_string(),
+                    error: Error::Storage {
+                        storage: sink.name().to_string(),
+                        error: SinkError::backend(
+                            "lock",
+                            backup_core::lock::lock_key(&source_config.name),
+                            err.message(),
+                        ),
+                    },
+                });
+            }
+        }
+    }
+    if locked.is_empty() {
+        return Err(CliError::failure(format!(
+            "no storage of `{}` could be locked: {}",
+            source_config.name,
+            lock_failures
+                .iter()
+                .map(|f| crate::exit::describe(&f.error))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )));
+    }
+    let result = backup_locked(source_config, source.as_ref(), &locked, transforms)
+        .await
+        .map(|mut outcome| {
+            outcome.failed.extend(lock_failures);
+            outcome
+        });
     let prune_failure = match &result {
         Ok(outcome)
             if outcome.failed.is_empty() && source_config.prune == PruneWhen::AfterBackup =>
         {
-            super::prune::prune_source(source_config, &sinks, false)
+            super::prune::prune_source(source_config, &locked, false)
                 .await
                 .err()
         }
         _ => None,
     };
-    crate::locking::unlock(guard, &source_config.name).await;
+    for guard in guards {
+        crate::locking::unlock(guard, &source_config.name).await;
+    }
     result.map(|outcome| (outcome, prune_failure))
 }
 

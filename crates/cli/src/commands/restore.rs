@@ -31,7 +31,32 @@ pub async fn run(config: &Config, args: Args<'_>) -> Result<Exit, CliError> {
     let source = find_source(config, args.name)?;
     let target = registry::target_for(source, args.to)?;
     let sinks = storage::for_source(config, source, args.storage)?;
-    let found = catalog(&sinks, &source.name).await;
+    // The lock keeps a prune from removing the backup while it is read. A storage that cannot
+    // take it (a read-only disk) cannot be pruned either: restore without it.
+    let guard = match crate::locking::lock(config, &sinks, &source.name, "restore").await {
+        Ok(guard) => Some(guard),
+        Err(err) if err.exit == Exit::Locked => return Err(err),
+        Err(err) => {
+            tracing::warn!(source = %source.name, "restoring without a lock: {}", err.message());
+            None
+        }
+    };
+    let result = select_and_restore(config, &args, source, &sinks, target.as_ref()).await;
+    if let Some(guard) = guard {
+        crate::locking::unlock(guard, &source.name).await;
+    }
+    result
+}
+
+/// Under the lock: picks the backup from the catalog and restores it.
+async fn select_and_restore(
+    config: &Config,
+    args: &Args<'_>,
+    source: &crate::config::SourceConfig,
+    sinks: &[std::sync::Arc<dyn backup_core::Sink>],
+    target: &dyn backup_core::Target,
+) -> Result<Exit, CliError> {
+    let found = catalog(sinks, &source.name).await;
     for error in &found.errors {
         // Not only a log line: with `latest`, an unreadable storage may hide a newer backup.
         eprintln!(
@@ -52,21 +77,7 @@ pub async fn run(config: &Config, args: Args<'_>) -> Result<Exit, CliError> {
         )));
     };
     let keyring = keys::keyring_for(config, &entry.manifest)?;
-    // The lock keeps a prune from removing the backup while it is read. A storage that cannot
-    // take it (a read-only disk) cannot be pruned either: restore without it.
-    let guard = match crate::locking::lock(config, &sinks, &source.name, "restore").await {
-        Ok(guard) => Some(guard),
-        Err(err) if err.exit == Exit::Locked => return Err(err),
-        Err(err) => {
-            tracing::warn!(source = %source.name, "restoring without a lock: {}", err.message());
-            None
-        }
-    };
-    let result = restore_entry(&sinks, source, entry, target.as_ref(), &keyring, args.force).await;
-    if let Some(guard) = guard {
-        crate::locking::unlock(guard, &source.name).await;
-    }
-    result
+    restore_entry(sinks, source, entry, target, &keyring, args.force).await
 }
 
 /// Restores `entry` from the first copy that works.

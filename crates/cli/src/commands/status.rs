@@ -109,13 +109,29 @@ fn max_age(source: &SourceConfig, now: OffsetDateTime) -> Duration {
         .unwrap_or(DEFAULT_MAX_AGE)
 }
 
-/// The time between the next two ticks of a cron pattern.
+/// How many upcoming ticks are looked at to find a schedule's longest gap.
+const SCHEDULE_TICKS: usize = 64;
+
+/// The longest gap between the schedule's next ticks (at most 64 ticks, over at most 8
+/// days), so an uneven schedule (weekdays only, 02:00 and 03:00) is judged by its longest
+/// quiet time, not by whichever gap comes next.
 fn schedule_interval(pattern: &str, now: OffsetDateTime) -> Option<Duration> {
     let cron = croner::Cron::from_str(pattern).ok()?;
     let start = chrono::DateTime::from_timestamp(now.unix_timestamp(), 0)?;
-    let first = cron.find_next_occurrence(&start, false).ok()?;
-    let second = cron.find_next_occurrence(&first, false).ok()?;
-    Some(Duration::seconds((second - first).num_seconds()))
+    let horizon = start + chrono::Duration::days(8);
+    let mut previous = cron.find_next_occurrence(&start, false).ok()?;
+    let mut longest = chrono::Duration::zero();
+    for _ in 0..SCHEDULE_TICKS {
+        let Ok(next) = cron.find_next_occurrence(&previous, false) else {
+            break;
+        };
+        longest = longest.max(next - previous);
+        if next > horizon {
+            break;
+        }
+        previous = next;
+    }
+    (longest > chrono::Duration::zero()).then(|| Duration::seconds(longest.num_seconds()))
 }
 
 fn median(mut values: Vec<u64>) -> Option<u64> {
@@ -265,4 +281,28 @@ fn print(report: &[SourceStatus], json: bool) -> Result<(), CliError> {
     }
     output::print(&table);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn the_longest_gap_of_an_uneven_schedule_counts() {
+        // Monday 01:00: the next gap is a day, the longest (Friday to Monday) three.
+        let monday = datetime!(2026-11-23 01:00 UTC);
+        assert_eq!(
+            schedule_interval("0 2 * * 1-5", monday),
+            Some(Duration::hours(72))
+        );
+        assert_eq!(
+            schedule_interval("0 2,3 * * *", monday),
+            Some(Duration::hours(23))
+        );
+        assert_eq!(
+            schedule_interval("0 */2 * * *", monday),
+            Some(Duration::hours(2))
+        );
+    }
 }

@@ -1,8 +1,10 @@
 //! `lifeboat daemon`: runs each source's `schedule` (backups) and `verify_schedule` (restore
 //! drills), serves `/metrics`, `/healthz` and `/readyz`.
 //!
-//! - One loop per (source, job): a source never runs twice at once; a run that lasts past the
-//!   next tick skips the ticks it overlapped (counted in `lifeboat_backup_skipped_total`).
+//! - One loop per (source, job), sharing one mutex per source: a source never runs twice at
+//!   once, not even its backup and its restore drill; a run that lasts past the next tick skips
+//!   the ticks it overlapped (counted in `lifeboat_backup_skipped_total`).
+//! - Schedules are evaluated in UTC.
 //! - At most `[daemon] max_concurrent` jobs run at once; `jitter_seconds` delays each by a
 //!   random amount.
 //! - SIGHUP reloads the config: loops stop at their next wait (a running job finishes), then
@@ -33,6 +35,9 @@ use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use jobs::{run_job, Job};
 use schedule::Schedule;
+
+/// How long aborted jobs' clean-up (upload aborts, lock releases) may take at shutdown.
+const ABORT_CLEANUP: Duration = Duration::from_secs(2);
 
 /// The most overlapped ticks counted as skipped after one long run.
 const MAX_SKIPS_COUNTED: u32 = 10_000;
@@ -87,7 +92,15 @@ pub async fn run(
         match stop {
             Stop::Reload => {
                 tracing::info!("SIGHUP: reloading the config once running jobs finish");
-                while tasks.join_next().await.is_some() {}
+                let drained = tokio::select! {
+                    _ = async { while tasks.join_next().await.is_some() {} } => true,
+                    _ = terminate.recv() => false,
+                    _ = interrupt.recv() => false,
+                };
+                if !drained {
+                    shutdown(&mut tasks, &config, &ready).await;
+                    break;
+                }
                 match Config::load(config_path) {
                     Ok(new) => config = Arc::new(new),
                     Err(err) => {
@@ -119,6 +132,25 @@ pub async fn run(
     Ok(Exit::Success)
 }
 
+/// Stops the loops: running jobs get the grace period, then are aborted.
+async fn shutdown(tasks: &mut JoinSet<()>, config: &Config, ready: &AtomicBool) {
+    let grace = Duration::from_secs(config.daemon.shutdown_grace_seconds);
+    tracing::info!(
+        grace_seconds = grace.as_secs(),
+        "shutting down: waiting for running jobs"
+    );
+    ready.store(false, Ordering::SeqCst);
+    let finished =
+        tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+    if finished.is_err() {
+        tracing::warn!("jobs still running after the grace period: aborting them (no manifest is written for an aborted backup)");
+        tasks.shutdown().await;
+        // Dropping a job starts its clean-up as tasks of their own (aborting uploads,
+        // releasing locks): give them a moment before the runtime stops.
+        tokio::time::sleep(ABORT_CLEANUP).await;
+    }
+}
+
 /// Starts one loop per scheduled (source, job).
 fn start(
     config: &Arc<Config>,
@@ -129,6 +161,8 @@ fn start(
     let notifier = Arc::new(Notifier::new(config.notify.clone()));
     let mut tasks = JoinSet::new();
     for source in &config.sources {
+        // A source's backup and its restore drill never run at the same time either.
+        let busy = Arc::new(tokio::sync::Mutex::new(()));
         for (job, pattern) in [
             (Job::Backup, &source.schedule),
             (Job::Verify, &source.verify_schedule),
@@ -144,6 +178,7 @@ fn start(
                 metrics: Arc::clone(metrics),
                 notifier: Arc::clone(&notifier),
                 permits: Arc::clone(&permits),
+                busy: Arc::clone(&busy),
                 cancel: generation.clone(),
             };
             tasks.spawn(context.run());
@@ -164,6 +199,7 @@ struct Loop {
     metrics: Arc<Metrics>,
     notifier: Arc<Notifier>,
     permits: Arc<Semaphore>,
+    busy: Arc<tokio::sync::Mutex<()>>,
     cancel: CancellationToken,
 }
 
@@ -185,6 +221,10 @@ impl Loop {
                 _ = self.cancel.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
             }
+            let busy = tokio::select! {
+                _ = self.cancel.cancelled() => return,
+                busy = self.busy.lock() => busy,
+            };
             let permit = tokio::select! {
                 _ = self.cancel.cancelled() => return,
                 permit = Arc::clone(&self.permits).acquire_owned() => permit,
@@ -198,6 +238,7 @@ impl Loop {
             )
             .await;
             drop(permit);
+            drop(busy);
             let now = OffsetDateTime::now_utc();
             let skipped = self.schedule.ticks_between(tick, now, MAX_SKIPS_COUNTED);
             if skipped > 0 && self.job == Job::Backup {

@@ -199,6 +199,24 @@ impl Metrics {
         }
     }
 
+    /// Sets the last-success gauges of `source` from a backup known to exist (the newest in the
+    /// catalog), without counting a run: after a failed run, `--metrics-file` still tells when
+    /// the source last succeeded, so age alerts keep firing.
+    pub fn set_last_success(
+        &self,
+        source: &str,
+        finished_at_unix: i64,
+        raw_bytes: u64,
+        stored_bytes: u64,
+    ) {
+        let labels = SourceLabels::of(source);
+        self.backup_last_success
+            .get_or_create(&labels)
+            .set(finished_at_unix);
+        self.backup_size.get_or_create(&labels).set(stored_bytes);
+        self.backup_raw_size.get_or_create(&labels).set(raw_bytes);
+    }
+
     /// Records a verify of `source` at `at_unix` (unix seconds): a success moves the
     /// last-success timestamp, a failure counts.
     pub fn record_verify(&self, source: &str, success: bool, at_unix: i64) {
