@@ -13,6 +13,10 @@ use crate::local_ops::LocalOps;
 /// How a sink reaches its storage.
 pub(crate) enum Access {
     /// Object stores: one operator, built without any I/O.
+    #[cfg_attr(
+        not(any(feature = "s3", feature = "gcs", feature = "azblob")),
+        allow(dead_code)
+    )]
     Remote(Operator),
     /// Local fs: operators built on first use, so opening a storage never touches the disk.
     #[cfg(feature = "fs")]

@@ -4,16 +4,15 @@
 //! `LIFEBOAT_REQUIRE_SERVICES=1`).
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
 #[cfg(feature = "s3")]
-use std::time::Duration;
+mod common;
+
+use std::sync::Arc;
 
 use backup_core::lock::{self, LockOptions, PutIfAbsent};
 use backup_core::Sink;
 use bytes::Bytes;
 use lifeboat_sinks::{FsStorage, OpendalSink, StorageConfig, TMP_DIR_NAME};
-#[cfg(feature = "s3")]
-use rand::RngCore;
 
 fn fs_sink(root: &std::path::Path) -> OpendalSink {
     OpendalSink::new(
@@ -138,61 +137,12 @@ async fn fs_concurrent_put_if_absent_has_exactly_one_creator() {
 }
 
 #[cfg(feature = "s3")]
-/// A bucket of its own on the S3 test server, or `None` when the server is unreachable.
-async fn s3_bucket() -> Option<(String, String, reqwest::Client)> {
-    let endpoint = std::env::var("LIFEBOAT_TEST_S3_ENDPOINT")
-        .unwrap_or_else(|_| "http://127.0.0.1:9000".to_owned());
-    let endpoint = endpoint.trim_end_matches('/').to_owned();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    if let Err(err) = http
-        .get(&endpoint)
-        .timeout(Duration::from_secs(3))
-        .send()
-        .await
-    {
-        if std::env::var("LIFEBOAT_REQUIRE_SERVICES").as_deref() == Ok("1") {
-            panic!("S3 server at {endpoint} unreachable ({err}) and LIFEBOAT_REQUIRE_SERVICES=1");
-        }
-        eprintln!("skipping: S3 server at {endpoint} unreachable ({err})");
-        return None;
-    }
-    let mut suffix = [0u8; 6];
-    rand::thread_rng().fill_bytes(&mut suffix);
-    let hex: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
-    let name = format!("lifeboat-lock-{hex}");
-    let response = http.put(format!("{endpoint}/{name}")).send().await.unwrap();
-    assert!(response.status().is_success(), "{}", response.status());
-    Some((endpoint, name, http))
-}
-
-#[cfg(feature = "s3")]
-fn s3_sink(endpoint: &str, bucket: &str) -> OpendalSink {
-    OpendalSink::new(
-        "offsite",
-        &StorageConfig::S3(lifeboat_sinks::S3Storage {
-            bucket: bucket.to_owned(),
-            root: None,
-            endpoint: Some(endpoint.to_owned()),
-            region: Some("us-east-1".to_owned()),
-            access_key_id: Some(lifeboat_sinks::Secret::new("test")),
-            secret_access_key: Some(lifeboat_sinks::Secret::new("test")),
-            session_token: None,
-            virtual_host_style: false,
-        }),
-    )
-    .unwrap()
-}
-
-#[cfg(feature = "s3")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn s3_put_if_absent_and_concurrent_locks() {
-    let Some((endpoint, bucket, http)) = s3_bucket().await else {
+    let Some(bucket) = common::TestBucket::create().await else {
         return;
     };
-    let sink = s3_sink(&endpoint, &bucket);
+    let sink = bucket.sink(None);
     let key = "orders/k";
     assert_eq!(
         sink.put_if_absent(key, Bytes::from_static(b"first"))
@@ -210,18 +160,10 @@ async fn s3_put_if_absent_and_concurrent_locks() {
     sink.delete(key).await.unwrap();
 
     for _ in 0..5 {
-        let winners = race(8, || Arc::new(s3_sink(&endpoint, &bucket)) as Arc<dyn Sink>).await;
+        let winners = race(8, || Arc::new(bucket.sink(None)) as Arc<dyn Sink>).await;
         assert_eq!(winners, 1);
         assert!(sink.stat("orders/lock.json").await.unwrap().is_none());
     }
 
-    for object in sink.list("").await.unwrap() {
-        sink.delete(&object.key).await.unwrap();
-    }
-    let response = http
-        .delete(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "{}", response.status());
+    bucket.remove().await;
 }

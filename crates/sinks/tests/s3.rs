@@ -6,133 +6,19 @@
 #![cfg(feature = "s3")]
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::Duration;
 
 use backup_core::{Sink, SinkError, MAX_SMALL_OBJECT};
 use bytes::Bytes;
+use common::TestBucket;
 use lifeboat_sinks::chunking::{part_count, MIN_CHUNK_SIZE};
 use lifeboat_sinks::{chunk_size, OpendalSink, S3Storage, Secret, StorageConfig};
 use rand::{RngCore, SeedableRng};
 use tokio::io::AsyncReadExt;
 
 const MIB: usize = 1024 * 1024;
-
-/// A bucket of its own on the test server, removed by [`TestBucket::remove`].
-struct TestBucket {
-    endpoint: String,
-    name: String,
-    http: reqwest::Client,
-}
-
-impl TestBucket {
-    /// Creates a bucket, or returns `None` (after a notice) when the server is unreachable.
-    async fn create() -> Option<Self> {
-        let endpoint = std::env::var("LIFEBOAT_TEST_S3_ENDPOINT")
-            .unwrap_or_else(|_| "http://127.0.0.1:9000".to_owned());
-        let endpoint = endpoint.trim_end_matches('/').to_owned();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        if let Err(err) = http
-            .get(&endpoint)
-            .timeout(Duration::from_secs(3))
-            .send()
-            .await
-        {
-            if std::env::var("LIFEBOAT_REQUIRE_SERVICES").as_deref() == Ok("1") {
-                panic!(
-                    "S3 server at {endpoint} unreachable ({err}) and LIFEBOAT_REQUIRE_SERVICES=1"
-                );
-            }
-            eprintln!("skipping: S3 server at {endpoint} unreachable ({err})");
-            return None;
-        }
-        let mut suffix = [0u8; 6];
-        rand::thread_rng().fill_bytes(&mut suffix);
-        let hex: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
-        let name = format!("lifeboat-test-{hex}");
-        let response = http.put(format!("{endpoint}/{name}")).send().await.unwrap();
-        assert!(
-            response.status().is_success(),
-            "creating bucket {name}: {}",
-            response.status()
-        );
-        Some(Self {
-            endpoint,
-            name,
-            http,
-        })
-    }
-
-    fn config(&self, root: Option<&str>) -> StorageConfig {
-        StorageConfig::S3(S3Storage {
-            bucket: self.name.clone(),
-            root: root.map(str::to_owned),
-            endpoint: Some(self.endpoint.clone()),
-            region: Some("us-east-1".to_owned()),
-            access_key_id: Some(Secret::new("test")),
-            secret_access_key: Some(Secret::new("test")),
-            session_token: None,
-            virtual_host_style: false,
-        })
-    }
-
-    fn sink(&self, root: Option<&str>) -> OpendalSink {
-        OpendalSink::new("offsite", &self.config(root)).unwrap()
-    }
-
-    /// The `ETag` of an object, from a plain HEAD (moto does not check signatures).
-    async fn etag(&self, key: &str) -> String {
-        let response = self
-            .http
-            .head(format!("{}/{}/{key}", self.endpoint, self.name))
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success(), "{}", response.status());
-        response.headers()["etag"]
-            .to_str()
-            .unwrap()
-            .trim_matches('"')
-            .to_owned()
-    }
-
-    /// How many multipart uploads are in progress in the bucket.
-    async fn pending_uploads(&self) -> usize {
-        let body = self
-            .http
-            .get(format!("{}/{}?uploads", self.endpoint, self.name))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(body.contains("ListMultipartUploadsResult"), "{body}");
-        body.matches("<UploadId>").count()
-    }
-
-    /// Deletes every object, then the bucket.
-    async fn remove(self) {
-        let sink = self.sink(None);
-        for object in sink.list("").await.unwrap() {
-            sink.delete(&object.key).await.unwrap();
-        }
-        let response = self
-            .http
-            .delete(format!("{}/{}", self.endpoint, self.name))
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "deleting bucket {}: {}",
-            self.name,
-            response.status()
-        );
-    }
-}
 
 fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
     let mut data = vec![0; len];
