@@ -138,17 +138,9 @@ async fn local_and_s3_copies_back_each_other_up() {
 }
 
 fn list_json_with(dir: &std::path::Path, args: &[&str]) -> Vec<serde_json::Value> {
-    let out = lifeboat(dir)
-        .env("TEST_S3_KEY", "test")
-        .env("TEST_S3_SECRET", "test")
-        .args(["list", "--json"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "list failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::list_json_env(
+        dir,
+        args,
+        &[("TEST_S3_KEY", "test"), ("TEST_S3_SECRET", "test")],
+    )
 }

@@ -102,11 +102,16 @@ pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
 
 /// Parses the JSON that `lifeboat list --json` printed.
 pub fn list_json(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
-    let out = lifeboat(dir)
-        .args(["list", "--json"])
-        .args(args)
-        .output()
-        .unwrap();
+    list_json_env(dir, args, &[])
+}
+
+/// [`list_json`] with extra environment variables (e.g. the storage's credentials).
+pub fn list_json_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    let mut cmd = lifeboat(dir);
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let out = cmd.args(["list", "--json"]).args(args).output().unwrap();
     assert!(
         out.status.success(),
         "list failed: {}",
