@@ -11,6 +11,11 @@ use crate::{Manifest, StoreError};
 pub struct RestoreOptions {
     /// Overwrite a target that already holds data (`--force`).
     pub force: bool,
+    /// Change nothing (`--dry-run`): [`Target::prepare`] and [`Target::restore`] only report
+    /// what a restore would do (what would be created, what exists, what conflicts). Stores
+    /// whose targets cannot tell more than their format check leave this to the CLI, which
+    /// then runs the format check and `prepare`'s emptiness test instead.
+    pub dry_run: bool,
 }
 
 /// What a restore or a format check did, for the CLI's summary and `--json` output.

@@ -83,9 +83,10 @@ pub enum Command {
         /// Backup id, or `latest`.
         #[arg(long, default_value = "latest")]
         id: String,
-        /// Restore somewhere else: a path (sqlite file, files directory).
-        #[arg(long)]
-        to: Option<PathBuf>,
+        /// Restore somewhere else: a path (sqlite file, files directory, redis `dump.rdb`) or a
+        /// server URL (`postgres://…/otherdb`, `redis://…/2`, `http://…:15672`).
+        #[arg(long, value_name = "URL|PATH")]
+        to: Option<String>,
         /// Overwrite a target that holds data.
         #[arg(long)]
         force: bool,

@@ -24,7 +24,14 @@ async fn restore_and_check(root: &Path, tar: &[u8], metadata: serde_json::Value)
     fs::create_dir_all(&parent).unwrap();
     let target = FilesTarget::new(parent.join("target"));
     let restore = target
-        .restore(&mut &tar[..], &manifest, &RestoreOptions { force: true })
+        .restore(
+            &mut &tar[..],
+            &manifest,
+            &RestoreOptions {
+                force: true,
+                dry_run: false,
+            },
+        )
         .await
         .expect_err("a hostile archive must not restore");
     assert!(

@@ -14,7 +14,10 @@ use common::{backup, counts, leftovers, manifest, write_file, FailingReader};
 use store_files::{FilesCheck, FilesTarget};
 use tokio::io::AsyncRead;
 
-const FORCE: RestoreOptions = RestoreOptions { force: true };
+const FORCE: RestoreOptions = RestoreOptions {
+    force: true,
+    dry_run: false,
+};
 
 /// A small backup: `etc/app.conf` and `etc/big.bin` (large enough to span many pipe chunks).
 async fn fixture(root: &Path) -> (Vec<u8>, Manifest) {

@@ -12,8 +12,14 @@ use common::{backup, entries, make_db, manifest, FailingReader};
 use rusqlite::Connection;
 use store_sqlite::{SqliteCheck, SqliteTarget};
 
-const FORCE: RestoreOptions = RestoreOptions { force: true };
-const NO_FORCE: RestoreOptions = RestoreOptions { force: false };
+const FORCE: RestoreOptions = RestoreOptions {
+    force: true,
+    dry_run: false,
+};
+const NO_FORCE: RestoreOptions = RestoreOptions {
+    force: false,
+    dry_run: false,
+};
 
 /// A backup of a fresh database with `rows` rows in each table.
 async fn sample(rows: usize) -> (Vec<u8>, serde_json::Value) {

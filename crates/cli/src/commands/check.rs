@@ -3,7 +3,7 @@
 use backup_core::transform::Keyring;
 use backup_core::Sink;
 
-use crate::config::{Config, SourceKind};
+use crate::config::Config;
 use crate::exit::{CliError, Exit};
 use crate::{keys, output, registry, storage};
 
@@ -89,27 +89,21 @@ pub async fn run(config: &Config) -> Result<Exit, CliError> {
     }
 
     for source in &config.sources {
-        let (result, detail) = match &source.kind {
-            SourceKind::Planned { kind } => (
-                "FAILED",
-                format!("kind `{kind}` is not supported by this build yet"),
-            ),
-            _ => match registry::source_for(source) {
-                Err(err) => ("FAILED", err.message()),
-                Ok(s) => match s.preflight().await {
-                    Ok(p) => (
-                        "ok",
-                        format!(
-                            "{}{}{}",
-                            source.kind.name(),
-                            p.version.map(|v| format!(" {v}")).unwrap_or_default(),
-                            p.estimated_bytes
-                                .map(|b| format!(", about {}", output::size(b)))
-                                .unwrap_or_default()
-                        ),
+        let (result, detail) = match registry::source_for(source) {
+            Err(err) => ("FAILED", err.message()),
+            Ok(s) => match s.preflight().await {
+                Ok(p) => (
+                    "ok",
+                    format!(
+                        "{}{}{}",
+                        source.kind.name(),
+                        p.version.map(|v| format!(" {v}")).unwrap_or_default(),
+                        p.estimated_bytes
+                            .map(|b| format!(", about {}", output::size(b)))
+                            .unwrap_or_default()
                     ),
-                    Err(err) => ("FAILED", err.to_string()),
-                },
+                ),
+                Err(err) => ("FAILED", err.to_string()),
             },
         };
         healthy &= result == "ok";

@@ -1,6 +1,4 @@
-//! `lifeboat restore NAME [--id ID|latest] [--to PATH] [--force]`.
-
-use std::path::Path;
+//! `lifeboat restore NAME [--id ID|latest] [--to URL|PATH] [--force]`.
 
 use backup_core::catalog::{catalog, Selector};
 use backup_core::pipeline::{run_restore, RestoreRequest};
@@ -18,7 +16,7 @@ pub struct Args<'a> {
     /// Which backup.
     pub selector: Selector,
     /// Somewhere else than the source's own location.
-    pub to: Option<&'a Path>,
+    pub to: Option<&'a str>,
     /// Overwrite a target holding data.
     pub force: bool,
     /// Only this storage.
@@ -89,7 +87,10 @@ async fn restore_entry(
     keyring: &backup_core::transform::Keyring,
     force: bool,
 ) -> Result<Exit, CliError> {
-    let options = RestoreOptions { force };
+    let options = RestoreOptions {
+        force,
+        dry_run: false,
+    };
     let mut last_error = None;
     for (index, copy) in entry.copies.iter().enumerate() {
         let (storage_name, manifest) = (&copy.storage, &copy.manifest);

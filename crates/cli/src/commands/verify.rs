@@ -49,9 +49,6 @@ pub async fn run(config: &Config, args: Args<'_>) -> Result<Exit, CliError> {
         Some(name) => vec![find_source(config, name)?],
         None => config.sources.iter().collect(),
     };
-    if args.deep {
-        tracing::debug!("deep verify: sqlite and files checks already restore into a scratch copy");
-    }
     let mut results = Vec::new();
     for source in sources {
         results
@@ -113,7 +110,7 @@ pub(crate) async fn verify_source(
     let id = Some(entry.manifest.id.to_string());
     let (keyring, check) = match (
         keys::keyring_for(config, &entry.manifest),
-        registry::check_for(&entry.manifest.dump_format),
+        registry::check_for(source, &entry.manifest.dump_format, deep),
     ) {
         (Ok(keyring), Ok(check)) => (keyring, check),
         (Err(err), _) | (_, Err(err)) => {

@@ -61,15 +61,16 @@ pub enum SourceKind {
     Sqlite(SqliteOptions),
     /// Config, cert and log files, as a tar stream.
     Files(FilesOptions),
-    /// A kind this build knows of but cannot back up yet (postgres, redis, rabbitmq).
-    Planned {
-        /// The kind's name.
-        kind: String,
-    },
+    /// A PostgreSQL server's databases, through pg_dump.
+    Postgres(store_postgres::PostgresOptions),
+    /// A Redis server: RDB snapshot or logical dump.
+    Redis(store_redis::RedisOptions),
+    /// A RabbitMQ broker's definitions (and optionally its messages).
+    Rabbitmq(store_rabbitmq::RabbitmqOptions),
 }
 
-/// Kinds accepted in the config whose stores are not in this build yet.
-const PLANNED_KINDS: [&str; 3] = ["postgres", "redis", "rabbitmq"];
+/// Every kind this build knows, as written in the config.
+const KINDS: [&str; 5] = ["sqlite", "files", "postgres", "redis", "rabbitmq"];
 
 impl SourceKind {
     /// The kind's name as written in the config.
@@ -77,7 +78,9 @@ impl SourceKind {
         match self {
             SourceKind::Sqlite(_) => "sqlite",
             SourceKind::Files(_) => "files",
-            SourceKind::Planned { kind } => kind,
+            SourceKind::Postgres(_) => "postgres",
+            SourceKind::Redis(_) => "redis",
+            SourceKind::Rabbitmq(_) => "rabbitmq",
         }
     }
 }
@@ -113,6 +116,13 @@ impl RawSource {
         match self.kind.as_str() {
             "sqlite" => options::<SqliteOptions>(self.options.clone()).map(drop),
             "files" => options::<FilesOptions>(self.options.clone()).map(drop),
+            "postgres" => {
+                options::<store_postgres::PostgresOptions>(self.options.clone()).map(drop)
+            }
+            "redis" => options::<store_redis::RedisOptions>(self.options.clone()).map(drop),
+            "rabbitmq" => {
+                options::<store_rabbitmq::RabbitmqOptions>(self.options.clone()).map(drop)
+            }
             _ => Ok(()),
         }
         .map_err(context)
@@ -149,13 +159,13 @@ impl RawSource {
                 }
                 SourceKind::Files(o)
             }
-            planned if PLANNED_KINDS.contains(&planned) => SourceKind::Planned {
-                kind: planned.to_string(),
-            },
+            "postgres" => SourceKind::Postgres(options(self.options).map_err(context)?),
+            "redis" => SourceKind::Redis(options(self.options).map_err(context)?),
+            "rabbitmq" => SourceKind::Rabbitmq(options(self.options).map_err(context)?),
             other => {
                 return Err(format!(
-                    "source `{name}`: unknown kind `{other}` (expected sqlite, files, {})",
-                    PLANNED_KINDS.join(", ")
+                    "source `{name}`: unknown kind `{other}` (expected {})",
+                    KINDS.join(", ")
                 ))
             }
         };
