@@ -90,6 +90,10 @@ pub enum Command {
         /// Overwrite a target that holds data.
         #[arg(long)]
         force: bool,
+        /// Change nothing: read and check the backup, and say what the restore would do
+        /// (for RabbitMQ: the definitions that would be created, exist, or conflict).
+        #[arg(long)]
+        dry_run: bool,
         /// Only this storage.
         #[arg(long)]
         storage: Option<String>,

@@ -55,6 +55,13 @@ pub fn target_for(config: &SourceConfig, to: Option<&str>) -> Result<Box<dyn Tar
     })
 }
 
+/// Whether the source's target reports a `--dry-run` itself (the server stores: what would
+/// be created, what exists, what conflicts). For the others the CLI runs the format check and
+/// the target's emptiness test instead.
+pub fn target_does_dry_run(config: &SourceConfig) -> bool {
+    !matches!(config.kind, SourceKind::Sqlite(_) | SourceKind::Files(_))
+}
+
 /// The check `verify` runs on a backup of `config`: the format check chosen by the manifest's
 /// dump format, or with `deep` the store's restore drill into a scratch target. SQLite and
 /// files checks already restore into a scratch copy, so `deep` changes nothing for them.

@@ -226,3 +226,33 @@ fn a_leftover_data_object_is_never_listed_or_restored() {
         .code(1)
         .stderr(contains("no backup"));
 }
+
+#[test]
+fn a_dry_run_checks_the_backup_and_changes_nothing() {
+    let f = Fixture::encrypted();
+    lifeboat(f.path())
+        .args(["restore", "app", "--dry-run", "--to", "out/restored.db"])
+        .assert()
+        .success()
+        .stdout(contains("dry run").and(contains("would restore to")));
+    assert!(!f.path().join("out/restored.db").exists());
+
+    // The source's own file exists: the dry run says a real restore would be refused.
+    let before = std::fs::read(f.path().join("app.db")).unwrap();
+    lifeboat(f.path())
+        .args(["restore", "app", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(contains("would be refused"));
+    assert_eq!(std::fs::read(f.path().join("app.db")).unwrap(), before);
+
+    // A damaged artifact fails the dry run like a restore.
+    let artifact = f.artifact();
+    let mut bytes = std::fs::read(&artifact).unwrap();
+    bytes[300] ^= 0x01;
+    std::fs::write(&artifact, bytes).unwrap();
+    lifeboat(f.path())
+        .args(["restore", "app", "--dry-run", "--to", "out/restored.db"])
+        .assert()
+        .code(13);
+}

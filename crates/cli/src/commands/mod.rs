@@ -40,6 +40,7 @@ pub async fn run(cli: Cli) -> Result<Exit, CliError> {
             ref id,
             ref to,
             force,
+            dry_run,
             ref storage,
         } => {
             let args = restore::Args {
@@ -47,6 +48,7 @@ pub async fn run(cli: Cli) -> Result<Exit, CliError> {
                 selector: selector(id)?,
                 to: to.as_deref(),
                 force,
+                dry_run,
                 storage: storage.as_deref(),
             };
             restore::run(&load(&cli)?, args).await

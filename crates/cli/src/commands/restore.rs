@@ -1,7 +1,11 @@
-//! `lifeboat restore NAME [--id ID|latest] [--to URL|PATH] [--force]`.
+//! `lifeboat restore NAME [--id ID|latest] [--to URL|PATH] [--force] [--dry-run]`.
+//!
+//! `--dry-run` changes nothing. The server stores' targets report what they would do (created,
+//! existing, conflicting objects); for sqlite and files, whose targets have nothing more to
+//! say, the backup is read through the format check and the target's emptiness is tested.
 
 use backup_core::catalog::{catalog, Selector};
-use backup_core::pipeline::{run_restore, RestoreRequest};
+use backup_core::pipeline::{run_check, run_restore, RestoreRequest};
 use backup_core::{ErrorClass, RestoreOptions};
 
 use super::find_source;
@@ -19,6 +23,8 @@ pub struct Args<'a> {
     pub to: Option<&'a str>,
     /// Overwrite a target holding data.
     pub force: bool,
+    /// Change nothing; say what the restore would do.
+    pub dry_run: bool,
     /// Only this storage.
     pub storage: Option<&'a str>,
 }
@@ -75,7 +81,11 @@ async fn select_and_restore(
         )));
     };
     let keyring = keys::keyring_for(config, &entry.manifest)?;
-    restore_entry(sinks, source, entry, target, &keyring, args.force).await
+    let options = RestoreOptions {
+        force: args.force,
+        dry_run: args.dry_run,
+    };
+    restore_entry(sinks, source, entry, target, &keyring, &options).await
 }
 
 /// Restores `entry` from the first copy that works.
@@ -85,12 +95,8 @@ async fn restore_entry(
     entry: &backup_core::catalog::CatalogEntry,
     target: &dyn backup_core::Target,
     keyring: &backup_core::transform::Keyring,
-    force: bool,
+    options: &RestoreOptions,
 ) -> Result<Exit, CliError> {
-    let options = RestoreOptions {
-        force,
-        dry_run: false,
-    };
     let mut last_error = None;
     for (index, copy) in entry.copies.iter().enumerate() {
         let (storage_name, manifest) = (&copy.storage, &copy.manifest);
@@ -106,14 +112,23 @@ async fn restore_entry(
             keyring,
             progress: bar.clone().map(|b| b as _),
         };
-        let result = run_restore(&request, target, &options).await;
+        let result = if options.dry_run && !registry::target_does_dry_run(source) {
+            dry_run_by_check(&request, source, target, options).await
+        } else {
+            run_restore(&request, target, options).await
+        };
         if let Some(bar) = bar {
             bar.finish();
         }
         match result {
             Ok(report) => {
+                let verb = if options.dry_run {
+                    "dry run (nothing changed) of restoring"
+                } else {
+                    "restored"
+                };
                 crate::output::print(format_args!(
-                    "restored backup {} of `{}` ({}) from storage `{storage_name}`: {}",
+                    "{verb} backup {} of `{}` ({}) from storage `{storage_name}`: {}",
                     manifest.id,
                     source.name,
                     manifest
@@ -140,4 +155,29 @@ async fn restore_entry(
         Some(err) => err.into(),
         None => CliError::failure("no storage holding the backup is configured for this source"),
     })
+}
+
+/// `--dry-run` for a target that cannot report more than its format check: the backup is
+/// read through the check, and the target's own emptiness test says whether the restore would
+/// be refused.
+async fn dry_run_by_check(
+    request: &RestoreRequest<'_>,
+    source: &crate::config::SourceConfig,
+    target: &dyn backup_core::Target,
+    options: &RestoreOptions,
+) -> Result<backup_core::Report, backup_core::Error> {
+    let check =
+        registry::check_for(source, &request.manifest.dump_format, false).map_err(|err| {
+            backup_core::Error::Target {
+                target: target.describe(),
+                error: backup_core::StoreError::failed(err.message()),
+            }
+        })?;
+    let mut report = run_check(request, check.as_ref()).await?;
+    let verdict = match target.prepare(request.manifest, options).await {
+        Ok(()) => format!("would restore to {}", target.describe()),
+        Err(err) => format!("would be refused: {err}"),
+    };
+    report.summary = format!("{}; {verdict}", report.summary);
+    Ok(report)
 }
