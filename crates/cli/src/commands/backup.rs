@@ -335,5 +335,22 @@ async fn backup_locked(
     if let Some(bar) = bar {
         bar.finish();
     }
-    Ok(result?)
+    let outcome = result?;
+    warn_if_secrets_unencrypted(&source_config.name, &outcome.manifest);
+    Ok(outcome)
+}
+
+/// A dump that holds credentials (a RabbitMQ export carries its users' password hashes) and
+/// went to storage unencrypted gets a warning of its own, besides the run's general one.
+fn warn_if_secrets_unencrypted(source: &str, manifest: &backup_core::Manifest) {
+    let holds_secrets = manifest.metadata.get("contains_password_hashes")
+        == Some(&serde_json::Value::Bool(true));
+    if holds_secrets && !manifest.is_encrypted() {
+        tracing::warn!(
+            source,
+            id = %manifest.id,
+            "this backup holds password hashes and is NOT encrypted: anyone who can read the \
+             storage can attack them offline; add [encryption] (see `lifeboat keygen`)"
+        );
+    }
 }
