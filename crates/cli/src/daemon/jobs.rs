@@ -88,7 +88,7 @@ async fn run_backup(
 
 async fn run_verify(config: &Config, source: &SourceConfig, metrics: &Metrics) {
     tracing::info!(source = %source.name, "scheduled verify starting");
-    let ok = match verify_source(config, source, &Selector::Latest, false, None).await {
+    let ok = match verify_source(config, source, &Selector::Latest, true, None).await {
         Ok(results) => !results.is_empty() && results.iter().all(|r| r.ok),
         Err(err) => {
             tracing::error!(source = %source.name, "scheduled verify failed: {}", err.message());
