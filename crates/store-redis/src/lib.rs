@@ -1,171 +1,100 @@
 //! # store-redis
 //!
-//! lifeboat's Redis store. SKELETON: the public API the CLI uses is fixed here
-//! (`RedisOptions`, `RedisSource`, `RedisTarget`, `RedisCheck`, `RedisDrill`, `DUMP_FORMATS`); the
-//! implementation lands with its issue.
+//! lifeboat's Redis store: point-in-time RDB snapshots streamed over the replication
+//! protocol, portable logical backups, and restores into any reachable Redis.
 //!
+//! - [`RedisSource`] with `mode = "rdb"` (the default) does what `redis-cli --rdb` does on a
+//!   raw connection — `AUTH`, `REPLCONF capa eof`, `REPLCONF rdb-only 1`, `SYNC` — and
+//!   streams the snapshot (sized bulk or diskless `EOF:<mark>` form) into the pipeline without
+//!   a temporary file, while an in-process parser checks the `REDIS00xx` header, every opcode
+//!   and value encoding and the trailing CRC64, and computes the key digest for the manifest.
+//!   A dropped connection or a bad checksum fails the backup. Dump format `rdb` (extension
+//!   `rdb`): the RDB bytes exactly as the server sent them, so `restore --to PATH` (or a
+//!   manual recovery) is just the file.
+//! - With `mode = "logical"` it `SCAN`s every db (or `databases`) and pipelines `DUMP` +
+//!   `PTTL` per page, writing the `redis-logical` format (extension `rlog`, documented in
+//!   [`logical`](crate#the-redis-logical-format) below). Not point-in-time; works where
+//!   `SYNC` is refused (managed Redis). With `fallback = "logical"` an `rdb` backup that the
+//!   server refuses turns into a logical one (the manifest says so).
+//! - [`RedisTarget`] restores into a live server with pipelined `RESTORE key ttl payload
+//!   ABSTTL` (the RDB stream is parsed into per-key `DUMP` payloads: an RDB value's encoding
+//!   plus the RDB version and a CRC64), skipping expired keys, refusing receiving dbs that hold
+//!   keys unless `--force` (then `REPLACE`), or writes the raw `dump.rdb` to `--to PATH`.
+//! - [`RedisCheck`] parses a whole dump offline and compares it with the manifest;
+//!   [`RedisDrill`] restores it into a scratch `redis-server` and compares again.
+//!
+//! The manifest metadata holds the server (version, role, memory, keyspace, persistence), the
+//! mode, `point_in_time`, the key count per db and an order-independent digest of every
+//! (db, key, type, ttl-present), so an RDB dump, a logical dump and a live server compare.
+//!
+//! ## The redis-logical format
+//!
+//! ```text
+//! header   "lifeboat-redis-logical 1\n"
+//! record   'K'  db: u32 BE  keylen: u32 BE  key  expiry: i64 BE (absolute Unix ms, -1 = none)
+//!               payloadlen: u32 BE  payload (a DUMP payload: type, value, RDB version, CRC64)
+//! trailer  'E'  count: u64 BE (records before it); nothing may follow
 //! ```
-//! assert_eq!(store_redis::KIND, "redis");
+//!
+//! ## Restore and failures
+//!
+//! Redis cannot stage a restore. A failure midway (corrupt or truncated artifact, dropped
+//! connection) leaves the keys of the batches restored before it on the target; nothing else
+//! is touched. Without `--force` the receiving dbs were empty before, so `FLUSHDB` on them
+//! undoes a partial restore.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use backup_core::Source;
+//! use store_redis::{RedisOptions, RedisSource};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut options = RedisOptions::from_url("redis://127.0.0.1:6379");
+//! options.password = std::env::var("REDIS_PASSWORD").ok();
+//! let source = RedisSource::new(options)?;
+//! println!("Redis {:?}", source.preflight().await?.version);
+//!
+//! // Any tokio AsyncWrite will do; the backup pipeline passes its compressor here.
+//! let mut dump = Vec::new();
+//! let metadata = source.backup(&mut dump).await?;
+//! assert!(dump.starts_with(b"REDIS"));
+//! println!("{} keys, digest {}", metadata["keys"], metadata["digest"]);
+//! # Ok(())
+//! # }
 //! ```
 
-use async_trait::async_trait;
-use backup_core::{
-    FormatCheck, Manifest, Preflight, Report, RestoreOptions, Source, StoreError, Target,
-};
-use serde::Deserialize;
-use tokio::io::{AsyncRead, AsyncWrite};
+mod check;
+mod conn;
+mod digest;
+mod drill;
+mod error;
+mod input;
+mod logical;
+mod lzf;
+mod options;
+mod rdb;
+mod repl;
+mod scratch;
+mod source;
+mod target;
+
+pub use check::RedisCheck;
+pub use drill::RedisDrill;
+pub use error::RedisError;
+pub use options::{Mode, RedisOptions};
+pub use source::RedisSource;
+pub use target::RedisTarget;
 
 /// The `kind` this store answers to in `lifeboat.toml`.
 pub const KIND: &str = "redis";
 
+/// The dump format of `mode = "rdb"`: the raw RDB snapshot.
+pub const FORMAT_RDB: &str = "rdb";
+
+/// The dump format of `mode = "logical"`: see the [crate docs](crate#the-redis-logical-format).
+pub const FORMAT_LOGICAL: &str = "redis-logical";
+
 /// The dump formats this store writes (the manifest's `dump_format`).
-pub const DUMP_FORMATS: &[&str] = &["rdb"];
-
-/// The options of a `kind = "redis"` source (the keys of its `[[sources]]` table).
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RedisOptions {
-    /// The server's URL.
-    pub url: String,
-}
-
-impl std::fmt::Debug for RedisOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisOptions").finish_non_exhaustive()
-    }
-}
-
-/// Errors of this store.
-#[derive(Debug, thiserror::Error)]
-pub enum RedisError {
-    /// Not implemented yet.
-    #[error("the redis store is not implemented yet")]
-    NotImplemented,
-}
-
-impl From<RedisError> for StoreError {
-    fn from(e: RedisError) -> Self {
-        StoreError::failed(e)
-    }
-}
-
-/// The backup side.
-#[derive(Debug)]
-pub struct RedisSource {
-    #[allow(dead_code)]
-    options: RedisOptions,
-}
-
-impl RedisSource {
-    /// A source with these options.
-    pub fn new(options: RedisOptions) -> Result<Self, RedisError> {
-        Ok(Self { options })
-    }
-}
-
-#[async_trait]
-impl Source for RedisSource {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-    fn dump_format(&self) -> &'static str {
-        "rdb"
-    }
-    fn extension(&self) -> &'static str {
-        "rdb"
-    }
-    async fn preflight(&self) -> Result<Preflight, StoreError> {
-        Err(RedisError::NotImplemented.into())
-    }
-    async fn backup(
-        &self,
-        _out: &mut (dyn AsyncWrite + Send + Unpin),
-    ) -> Result<serde_json::Value, StoreError> {
-        Err(RedisError::NotImplemented.into())
-    }
-}
-
-/// The restore side: the source's own server, or `to` (a URL, or a path where the store
-/// supports one).
-#[derive(Debug)]
-pub struct RedisTarget {
-    #[allow(dead_code)]
-    options: RedisOptions,
-}
-
-impl RedisTarget {
-    /// A target for the source with `options`, or `to` instead of the source's own location.
-    pub fn new(options: &RedisOptions, _to: Option<&str>) -> Result<Self, RedisError> {
-        Ok(Self {
-            options: options.clone(),
-        })
-    }
-}
-
-#[async_trait]
-impl Target for RedisTarget {
-    fn describe(&self) -> String {
-        "redis".to_string()
-    }
-    async fn prepare(&self, _m: &Manifest, _o: &RestoreOptions) -> Result<(), StoreError> {
-        Err(RedisError::NotImplemented.into())
-    }
-    async fn restore(
-        &self,
-        _input: &mut (dyn AsyncRead + Send + Unpin),
-        _m: &Manifest,
-        _o: &RestoreOptions,
-    ) -> Result<Report, StoreError> {
-        Err(RedisError::NotImplemented.into())
-    }
-}
-
-/// The format check `verify` runs on a dump of one of [`DUMP_FORMATS`].
-#[derive(Debug, Default)]
-pub struct RedisCheck;
-
-impl RedisCheck {
-    /// The check.
-    pub fn new() -> Self {
-        Self
-    }
-}
-
-#[async_trait]
-impl FormatCheck for RedisCheck {
-    async fn check(
-        &self,
-        _input: &mut (dyn AsyncRead + Send + Unpin),
-        _m: &Manifest,
-    ) -> Result<Report, StoreError> {
-        Err(RedisError::NotImplemented.into())
-    }
-}
-
-/// `verify --deep`: a restore drill into a scratch target next to the source, compared with
-/// the manifest, then removed.
-#[derive(Debug)]
-pub struct RedisDrill {
-    #[allow(dead_code)]
-    options: RedisOptions,
-}
-
-impl RedisDrill {
-    /// A drill for the source with `options`.
-    pub fn new(options: &RedisOptions) -> Result<Self, RedisError> {
-        Ok(Self {
-            options: options.clone(),
-        })
-    }
-}
-
-#[async_trait]
-impl FormatCheck for RedisDrill {
-    async fn check(
-        &self,
-        _input: &mut (dyn AsyncRead + Send + Unpin),
-        _m: &Manifest,
-    ) -> Result<Report, StoreError> {
-        Err(RedisError::NotImplemented.into())
-    }
-}
+pub const DUMP_FORMATS: &[&str] = &[FORMAT_RDB, FORMAT_LOGICAL];

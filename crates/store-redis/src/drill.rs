@@ -1,0 +1,178 @@
+//! [`RedisDrill`]: `verify --deep` — restore into a scratch `redis-server`, compare with the
+//! manifest, kill the server.
+
+use std::time::Instant;
+
+use async_trait::async_trait;
+use backup_core::{FormatCheck, Manifest, Report, RestoreOptions, StoreError};
+use fred::prelude::*;
+use fred::types::CustomCommand;
+use serde_json::json;
+use tokio::io::AsyncRead;
+
+use crate::conn::{value_bytes, Conn};
+use crate::digest::KeyDigest;
+use crate::options::Endpoint;
+use crate::scratch::ScratchServer;
+use crate::target::restore_into;
+use crate::{RedisError, RedisOptions};
+
+/// `verify --deep`: starts a scratch `redis-server` (from `PATH`) on a free loopback port,
+/// restores the backup into it with pipelined `RESTORE`, and compares (1) the key count per
+/// db and the (db, key, type, ttl-present) digest of the dump with the manifest and (2) the
+/// same of the scratch server's live keyspace with what was restored. The server is killed
+/// afterwards, also on failure. Without `redis-server` on `PATH` the drill fails (it never
+/// restores into the source server).
+#[derive(Debug)]
+pub struct RedisDrill {
+    pipeline: usize,
+    timeout: std::time::Duration,
+}
+
+impl RedisDrill {
+    /// A drill for the source with `options`.
+    pub fn new(options: &RedisOptions) -> Result<Self, RedisError> {
+        options.validate()?;
+        Ok(Self {
+            pipeline: options.pipeline,
+            timeout: std::time::Duration::from_secs(options.connect_timeout_secs.max(1)),
+        })
+    }
+}
+
+#[async_trait]
+impl FormatCheck for RedisDrill {
+    async fn check(
+        &self,
+        input: &mut (dyn AsyncRead + Send + Unpin),
+        m: &Manifest,
+    ) -> Result<Report, StoreError> {
+        let server = ScratchServer::start().await?;
+        let result = self.drill(&server, input, m).await;
+        server.stop().await;
+        Ok(result?)
+    }
+}
+
+impl RedisDrill {
+    async fn drill(
+        &self,
+        server: &ScratchServer,
+        input: &mut (dyn AsyncRead + Send + Unpin),
+        m: &Manifest,
+    ) -> Result<Report, RedisError> {
+        let mut ep = Endpoint::parse(&format!("redis://127.0.0.1:{}", server.port))?;
+        ep.connect_timeout = self.timeout;
+        let started = Instant::now();
+        let stats = restore_into(&ep, input, m, &RestoreOptions::default(), self.pipeline).await?;
+        let restore_ms = started.elapsed().as_millis() as u64;
+        stats
+            .dump
+            .compare(&m.metadata, "the dump")
+            .map_err(RedisError::Mismatch)?;
+        let conn = Conn::connect(&ep).await?;
+        let live = live_digest(&conn).await;
+        conn.close().await;
+        let live = live?;
+        if live != stats.restored {
+            return Err(RedisError::Mismatch(format!(
+                "the scratch server holds keys per db {:?} (digest {}), the restore sent {:?} (digest {})",
+                live.per_db,
+                live.hex(),
+                stats.restored.per_db,
+                stats.restored.hex()
+            )));
+        }
+        Ok(Report {
+            summary: format!(
+                "restore drill: {} keys restored into a scratch redis-server in {restore_ms} ms; \
+                 key counts and digest match the manifest ({} expired keys skipped)",
+                live.keys(),
+                stats.expired
+            ),
+            details: json!({
+                "restore_ms": restore_ms,
+                "keys": live.keys(),
+                "keys_per_db": live.per_db_json(),
+                "digest": live.hex(),
+                "manifest_digest": m.metadata.get("digest"),
+                "expired_skipped": stats.expired,
+                "functions": stats.functions,
+            }),
+        })
+    }
+}
+
+/// The (db, key, type, ttl-present) digest of a live server: `SCAN` every db of
+/// `INFO keyspace`, `TYPE` and `PTTL` pipelined per page.
+pub(crate) async fn live_digest(conn: &Conn) -> Result<KeyDigest, RedisError> {
+    let info = conn.info().await?;
+    let mut digest = KeyDigest::default();
+    for (db, n) in &info.keyspace {
+        if *n == 0 {
+            continue;
+        }
+        conn.select(*db).await?;
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = b"0".to_vec();
+        loop {
+            let reply = conn
+                .cmd(
+                    "SCAN",
+                    vec![
+                        Value::Bytes(bytes::Bytes::from(cursor.clone())),
+                        Value::from("COUNT"),
+                        Value::Integer(1000),
+                    ],
+                )
+                .await?;
+            let mut parts = reply.into_array().into_iter();
+            let next = parts
+                .next()
+                .and_then(|c| value_bytes(&c).map(<[u8]>::to_vec))
+                .unwrap_or_else(|| b"0".to_vec());
+            let keys: Vec<Value> = parts
+                .next()
+                .map(|k| k.into_array())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|k| seen.insert(value_bytes(k).unwrap_or_default().to_vec()))
+                .collect();
+            let pipe = conn.client.pipeline();
+            for k in &keys {
+                let _: Result<(), _> = pipe
+                    .custom(
+                        CustomCommand::new_static("TYPE", None, false),
+                        vec![k.clone()],
+                    )
+                    .await;
+                let _: Result<(), _> = pipe
+                    .custom(
+                        CustomCommand::new_static("PTTL", None, false),
+                        vec![k.clone()],
+                    )
+                    .await;
+            }
+            let results: Vec<Value> = if keys.is_empty() {
+                vec![]
+            } else {
+                pipe.all()
+                    .await
+                    .map_err(|e| conn.command_error("TYPE/PTTL", &e))?
+            };
+            for (k, pair) in keys.iter().zip(results.chunks(2)) {
+                let t = pair[0].as_str().map(|s| s.into_owned()).unwrap_or_default();
+                let ttl = pair.get(1).and_then(|v| v.as_i64()).unwrap_or(-1);
+                if t == "none" || ttl == -2 {
+                    continue;
+                }
+                digest.add(*db, value_bytes(k).unwrap_or_default(), &t, ttl >= 0);
+            }
+            cursor = next;
+            if cursor == b"0" {
+                break;
+            }
+        }
+    }
+    Ok(digest)
+}

@@ -1,0 +1,258 @@
+//! The replication-protocol snapshot: what `redis-cli --rdb` does, on a raw connection (fred
+//! has no API for `SYNC`).
+//!
+//! `AUTH`, `REPLCONF capa eof capa psync2`, `REPLCONF rdb-only 1` (Redis 7+: the master sends
+//! the snapshot and no command stream), then `SYNC`. The master answers with newline
+//! keep-alives while it prepares the snapshot, then either a sized bulk `$<len>\r\n<len
+//! bytes>` or, for a diskless transfer, `$EOF:<40-byte mark>\r\n<bytes><mark>`. The RDB bytes
+//! go to the two writers as they arrive (bounded buffers); the connection is closed right
+//! after the snapshot.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::options::Endpoint;
+use crate::RedisError;
+
+/// How long the server may stay silent (no keep-alive, no data) before the transfer is
+/// abandoned.
+const IDLE: Duration = Duration::from_secs(120);
+const MARK_LEN: usize = 40;
+
+/// What the transfer saw.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Transfer {
+    /// RDB bytes received.
+    pub bytes: u64,
+    /// Whether the master used the diskless `EOF:<mark>` form.
+    pub diskless: bool,
+}
+
+fn resp(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Streams one RDB snapshot from `ep` into `out` and `tee`.
+pub(crate) async fn snapshot<T: AsyncWrite + Unpin>(
+    ep: &Endpoint,
+    out: &mut (dyn AsyncWrite + Send + Unpin),
+    tee: &mut T,
+) -> Result<Transfer, RedisError> {
+    let server = ep.redacted();
+    let conn_err = |step: &'static str, message: String| RedisError::Connection {
+        server: server.clone(),
+        step,
+        message,
+    };
+    if ep.tls {
+        return Err(RedisError::Config(format!(
+            "{server}: TLS (rediss://) is not supported by this build of the redis store"
+        )));
+    }
+    let tcp = tokio::time::timeout(
+        ep.connect_timeout,
+        TcpStream::connect((ep.host.as_str(), ep.port)),
+    )
+    .await
+    .map_err(|_| {
+        conn_err(
+            "connect",
+            format!("no connection within {:?}", ep.connect_timeout),
+        )
+    })?
+    .map_err(|e| conn_err("connect", e.to_string()))?;
+    let _ = tcp.set_nodelay(true);
+    let mut conn = BufReader::with_capacity(64 * 1024, tcp);
+
+    if let Some(password) = &ep.password {
+        let cmd = match &ep.username {
+            Some(u) => resp(&[b"AUTH", u.as_bytes(), password.as_bytes()]),
+            None => resp(&[b"AUTH", password.as_bytes()]),
+        };
+        send(&mut conn, &cmd, &server).await?;
+        let line = read_line(&mut conn, &server).await?;
+        if !line.starts_with('+') {
+            return Err(RedisError::Auth {
+                server,
+                message: line.trim_start_matches('-').to_string(),
+            });
+        }
+    }
+    // Diskless-capable replica; the answer does not matter (old servers send the sized form).
+    send(
+        &mut conn,
+        &resp(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]),
+        &server,
+    )
+    .await?;
+    let line = read_line(&mut conn, &server).await?;
+    if let Some(err) = line.strip_prefix('-') {
+        if err.contains("NOPERM") || err.contains("NOAUTH") {
+            return Err(RedisError::SyncRefused {
+                server,
+                message: err.to_string(),
+            });
+        }
+    }
+    send(&mut conn, &resp(&[b"REPLCONF", b"rdb-only", b"1"]), &server).await?;
+    let _ = read_line(&mut conn, &server).await?;
+    send(&mut conn, &resp(&[b"SYNC"]), &server).await?;
+
+    let header = loop {
+        let line = read_line(&mut conn, &server).await?;
+        if line.is_empty() || line.starts_with('+') {
+            continue; // keep-alive newline, or +FULLRESYNC
+        }
+        if let Some(err) = line.strip_prefix('-') {
+            return Err(RedisError::SyncRefused {
+                server,
+                message: err.to_string(),
+            });
+        }
+        match line.strip_prefix('$') {
+            Some(rest) => break rest.to_string(),
+            None => {
+                return Err(conn_err(
+                    "SYNC",
+                    format!(
+                        "unexpected reply {:?}",
+                        line.chars().take(40).collect::<String>()
+                    ),
+                ))
+            }
+        }
+    };
+
+    let broken = |bytes: u64, message: String| RedisError::TransferBroken {
+        server: server.clone(),
+        bytes,
+        message,
+    };
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut received = 0u64;
+    if let Some(mark) = header.strip_prefix("EOF:") {
+        let mark = mark.as_bytes().to_vec();
+        if mark.len() != MARK_LEN {
+            return Err(conn_err(
+                "SYNC",
+                "bad EOF mark in the snapshot header".to_string(),
+            ));
+        }
+        // Hold back the last 40 bytes: they may be the end mark.
+        let mut tail: Vec<u8> = Vec::with_capacity(64 * 1024 + MARK_LEN);
+        loop {
+            let n = read_some(&mut conn, &mut buf)
+                .await
+                .map_err(|e| broken(received, e))?;
+            if n == 0 {
+                return Err(broken(received, "the server closed the connection".into()));
+            }
+            tail.extend_from_slice(&buf[..n]);
+            if tail.len() >= MARK_LEN && tail[tail.len() - MARK_LEN..] == mark[..] {
+                let body = tail.len() - MARK_LEN;
+                write_both(out, tee, &tail[..body]).await?;
+                received += body as u64;
+                return Ok(Transfer {
+                    bytes: received,
+                    diskless: true,
+                });
+            }
+            if tail.len() > MARK_LEN {
+                let body = tail.len() - MARK_LEN;
+                write_both(out, tee, &tail[..body]).await?;
+                received += body as u64;
+                tail.drain(..body);
+            }
+        }
+    } else {
+        let len: u64 = header
+            .trim()
+            .parse()
+            .map_err(|_| conn_err("SYNC", format!("bad bulk length {header:?}")))?;
+        while received < len {
+            let want = ((len - received) as usize).min(buf.len());
+            let n = read_some(&mut conn, &mut buf[..want])
+                .await
+                .map_err(|e| broken(received, e))?;
+            if n == 0 {
+                return Err(broken(
+                    received,
+                    format!("the server closed the connection ({len} bytes announced)"),
+                ));
+            }
+            write_both(out, tee, &buf[..n]).await?;
+            received += n as u64;
+        }
+        Ok(Transfer {
+            bytes: received,
+            diskless: false,
+        })
+    }
+}
+
+async fn write_both<T: AsyncWrite + Unpin>(
+    out: &mut (dyn AsyncWrite + Send + Unpin),
+    tee: &mut T,
+    data: &[u8],
+) -> Result<(), RedisError> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    out.write_all(data).await.map_err(RedisError::Output)?;
+    // The tee is the in-process checker; if it stopped (it found a problem), its error is
+    // reported instead.
+    let _ = tee.write_all(data).await;
+    Ok(())
+}
+
+async fn send(
+    conn: &mut BufReader<TcpStream>,
+    data: &[u8],
+    server: &str,
+) -> Result<(), RedisError> {
+    conn.get_mut()
+        .write_all(data)
+        .await
+        .map_err(|e| RedisError::Connection {
+            server: server.to_string(),
+            step: "sending a replication command",
+            message: e.to_string(),
+        })
+}
+
+async fn read_some(conn: &mut BufReader<TcpStream>, buf: &mut [u8]) -> Result<usize, String> {
+    match tokio::time::timeout(IDLE, conn.read(buf)).await {
+        Ok(Ok(n)) => Ok(n),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("the server sent nothing for {}s", IDLE.as_secs())),
+    }
+}
+
+/// One reply line without its line end (empty for a keep-alive newline).
+async fn read_line(conn: &mut BufReader<TcpStream>, server: &str) -> Result<String, RedisError> {
+    let mut line = Vec::new();
+    let err = |message: String| RedisError::Connection {
+        server: server.to_string(),
+        step: "replication handshake",
+        message,
+    };
+    let n = tokio::time::timeout(IDLE, (&mut *conn).take(4096).read_until(b'\n', &mut line))
+        .await
+        .map_err(|_| err(format!("the server sent nothing for {}s", IDLE.as_secs())))?
+        .map_err(|e| err(e.to_string()))?;
+    if n == 0 {
+        return Err(err("the server closed the connection".to_string()));
+    }
+    while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        line.pop();
+    }
+    Ok(String::from_utf8_lossy(&line).into_owned())
+}
