@@ -1,0 +1,329 @@
+//! Shared helpers for the redis store tests: private `redis-server`s, test data of every type,
+//! and a semantic fingerprint of a server's keyspace.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use backup_core::{Artifact, BackupId, Manifest, SourceRef, MANIFEST_FORMAT};
+use fred::prelude::*;
+use fred::types::CustomCommand;
+use time::OffsetDateTime;
+
+/// A private `redis-server` on a free loopback port, killed on drop.
+pub struct TestServer {
+    child: Child,
+    _dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl TestServer {
+    /// Starts one with extra arguments (`None` when `redis-server` is missing and services
+    /// are not required).
+    pub fn start(extra: &[&str]) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
+            .arg("--dir")
+            .arg(dir.path())
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                if std::env::var("LIFEBOAT_REQUIRE_SERVICES").as_deref() == Ok("1") {
+                    panic!("redis-server cannot be started: {e}");
+                }
+                eprintln!("skipping: redis-server unavailable ({e})");
+                return None;
+            }
+        };
+        let server = Self {
+            child,
+            _dir: dir,
+            port,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A connected client.
+pub async fn client(url: &str) -> Client {
+    let c = Builder::from_config(Config::from_url(url).unwrap())
+        .build()
+        .unwrap();
+    c.init().await.unwrap();
+    c
+}
+
+/// Runs a command.
+pub async fn cmd(c: &Client, name: &str, args: Vec<Value>) -> Value {
+    c.custom::<Value, Value>(CustomCommand::new(name.to_string(), None, false), args)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+pub fn b(s: &[u8]) -> Value {
+    Value::Bytes(bytes::Bytes::copy_from_slice(s))
+}
+
+pub fn s(s: &str) -> Value {
+    Value::from(s)
+}
+
+/// Fills db 0 and db 3 with every type in small and large encodings, binary keys, TTLs,
+/// a 10 MB string and a stream with consumer groups. Returns the number of keys.
+pub async fn populate(c: &Client) -> u64 {
+    let mut n = 0;
+    cmd(c, "SELECT", vec![0.into()]).await;
+    cmd(c, "SET", vec![s("s:plain"), s("hello")]).await;
+    cmd(
+        c,
+        "SET",
+        vec![b(b"bin\x00\xff\r\nkey"), b(b"\x00\x01\x02\xff value")],
+    )
+    .await;
+    cmd(c, "SET", vec![s("s:int"), s("12345")]).await;
+    cmd(c, "SET", vec![s("s:big"), b(&vec![b'x'; 10 << 20])]).await;
+    // A long compressible key and value (LZF in the RDB).
+    let long_key = format!("s:{}", "k".repeat(200));
+    cmd(c, "SET", vec![s(&long_key), s(&"abc".repeat(1000))]).await;
+    cmd(c, "SET", vec![s("s:ttl"), s("expiring")]).await;
+    cmd(c, "PEXPIRE", vec![s("s:ttl"), 500_000.into()]).await;
+    n += 6;
+    cmd(
+        c,
+        "HSET",
+        vec![s("h:small"), s("a"), s("1"), s("b"), s("2")],
+    )
+    .await;
+    let mut args = vec![s("h:large")];
+    for i in 0..2000 {
+        args.push(s(&format!("field{i}")));
+        args.push(s(&format!("value{i}")));
+    }
+    cmd(c, "HSET", args).await;
+    cmd(c, "RPUSH", vec![s("l:small"), s("a"), s("b"), s("c")]).await;
+    let mut args = vec![s("l:large")];
+    for i in 0..20000 {
+        args.push(s(&format!("item-{i}-{}", "y".repeat(i % 50))));
+    }
+    cmd(c, "RPUSH", args).await;
+    cmd(
+        c,
+        "SADD",
+        vec![s("set:int"), 1.into(), 2.into(), 300.into()],
+    )
+    .await;
+    cmd(c, "SADD", vec![s("set:small"), s("x"), s("y")]).await;
+    let mut args = vec![s("set:large")];
+    for i in 0..1000 {
+        args.push(s(&format!("m{i}")));
+    }
+    cmd(c, "SADD", args).await;
+    cmd(
+        c,
+        "ZADD",
+        vec![s("z:small"), 1.into(), s("a"), s("2.5").clone(), s("b")],
+    )
+    .await;
+    let mut args = vec![s("z:large")];
+    for i in 0..500 {
+        args.push(s(&format!("{}.25", i)));
+        args.push(s(&format!("member{i}")));
+    }
+    cmd(c, "ZADD", args).await;
+    n += 9;
+    for i in 0..50 {
+        cmd(
+            c,
+            "XADD",
+            vec![s("stream"), s("*"), s("n"), i.into(), s("v"), s("data")],
+        )
+        .await;
+    }
+    cmd(c, "XGROUP", vec![s("CREATE"), s("stream"), s("g1"), s("0")]).await;
+    cmd(c, "XGROUP", vec![s("CREATE"), s("stream"), s("g2"), s("$")]).await;
+    cmd(
+        c,
+        "XREADGROUP",
+        vec![
+            s("GROUP"),
+            s("g1"),
+            s("alice"),
+            s("COUNT"),
+            10.into(),
+            s("STREAMS"),
+            s("stream"),
+            s(">"),
+        ],
+    )
+    .await;
+    n += 1;
+    cmd(c, "SELECT", vec![3.into()]).await;
+    for i in 0..100 {
+        cmd(c, "SET", vec![s(&format!("db3:{i}")), i.into()]).await;
+    }
+    cmd(c, "HSET", vec![s("db3:h"), s("f"), s("v")]).await;
+    cmd(c, "EXPIRE", vec![s("db3:h"), 100_000.into()]).await;
+    n += 101;
+    cmd(c, "SELECT", vec![0.into()]).await;
+    n
+}
+
+/// Everything about every key of every db: type, a canonical rendering of the value, TTL in
+/// seconds (-1 none).
+pub type Fingerprint = BTreeMap<(u32, Vec<u8>), (String, String, i64)>;
+
+fn render(v: &Value) -> String {
+    match v {
+        Value::Array(items) => {
+            format!(
+                "[{}]",
+                items.iter().map(render).collect::<Vec<_>>().join(",")
+            )
+        }
+        Value::Map(m) => {
+            let mut parts: Vec<String> = m
+                .clone()
+                .inner()
+                .iter()
+                .map(|(k, v)| format!("{}={}", String::from_utf8_lossy(k.as_bytes()), render(v)))
+                .collect();
+            parts.sort();
+            parts.join(",")
+        }
+        other => other
+            .as_bytes()
+            .map(|b| format!("{:?}", String::from_utf8_lossy(b)))
+            .or_else(|| other.as_i64().map(|i| i.to_string()))
+            .unwrap_or_else(|| format!("{other:?}")),
+    }
+}
+
+fn sorted(v: &Value) -> String {
+    let mut items: Vec<String> = v.clone().into_array().iter().map(render).collect();
+    items.sort();
+    items.join(",")
+}
+
+fn pairs_sorted(v: &Value) -> String {
+    let items: Vec<String> = v.clone().into_array().iter().map(render).collect();
+    let mut pairs: Vec<String> = items.chunks(2).map(|p| p.join("=")).collect();
+    pairs.sort();
+    pairs.join(",")
+}
+
+pub async fn fingerprint(url: &str) -> Fingerprint {
+    let c = client(url).await;
+    let mut out = Fingerprint::new();
+    for db in 0..16u32 {
+        cmd(&c, "SELECT", vec![db.into()]).await;
+        let keys = cmd(&c, "KEYS", vec![s("*")]).await.into_array();
+        for k in keys {
+            let key = k.as_bytes().unwrap().to_vec();
+            let t = cmd(&c, "TYPE", vec![k.clone()])
+                .await
+                .as_str()
+                .unwrap()
+                .into_owned();
+            let ttl = cmd(&c, "PTTL", vec![k.clone()]).await.as_i64().unwrap();
+            let value = match t.as_str() {
+                "string" => render(&cmd(&c, "GET", vec![k.clone()]).await),
+                "hash" => pairs_sorted(&cmd(&c, "HGETALL", vec![k.clone()]).await),
+                "list" => render(&cmd(&c, "LRANGE", vec![k.clone(), 0.into(), (-1).into()]).await),
+                "set" => sorted(&cmd(&c, "SMEMBERS", vec![k.clone()]).await),
+                "zset" => render(
+                    &cmd(
+                        &c,
+                        "ZRANGE",
+                        vec![k.clone(), 0.into(), (-1).into(), s("WITHSCORES")],
+                    )
+                    .await,
+                ),
+                "stream" => format!(
+                    "{} groups {} pending {}",
+                    render(&cmd(&c, "XRANGE", vec![k.clone(), s("-"), s("+")]).await),
+                    render(&cmd(&c, "XINFO", vec![s("GROUPS"), k.clone()]).await),
+                    render(&cmd(&c, "XPENDING", vec![k.clone(), s("g1")]).await),
+                ),
+                other => panic!("unexpected type {other}"),
+            };
+            let ttl_s = if ttl < 0 { ttl } else { (ttl + 500) / 1000 };
+            out.insert((db, key), (t, value, ttl_s));
+        }
+    }
+    let _ = c.quit().await;
+    out
+}
+
+/// Asserts two fingerprints are equal, TTLs within 2 s.
+pub fn assert_same(a: &Fingerprint, b: &Fingerprint) {
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "different keys"
+    );
+    for (k, (ta, va, la)) in a {
+        let (tb, vb, lb) = &b[k];
+        assert_eq!(ta, tb, "type of {k:?}");
+        assert!(va == vb, "value of {k:?} differs");
+        assert!(
+            (la - lb).abs() <= 2 && (*la < 0) == (*lb < 0),
+            "ttl of {k:?}: {la} vs {lb}"
+        );
+    }
+}
+
+/// A manifest around `metadata` for `dump_format`.
+pub fn manifest(dump_format: &str, metadata: serde_json::Value) -> Manifest {
+    let now = OffsetDateTime::now_utc();
+    Manifest {
+        format: MANIFEST_FORMAT.to_string(),
+        id: BackupId::new(now),
+        source: SourceRef {
+            name: "cache".to_string(),
+            kind: "redis".to_string(),
+        },
+        started_at: now,
+        finished_at: now,
+        duration_ms: 0,
+        host: "test-host".to_string(),
+        tool_version: "lifeboat test".to_string(),
+        dump_format: dump_format.to_string(),
+        artifact: Artifact {
+            key: "cache/x/data".to_string(),
+            raw_bytes: 0,
+            stored_bytes: 0,
+            raw_sha256: String::new(),
+            stored_sha256: String::new(),
+        },
+        transforms: Vec::new(),
+        metadata,
+    }
+}
