@@ -1,0 +1,462 @@
+//! [`RabbitmqSource`]: the definitions through the management API, and (optionally) the
+//! messages waiting in durable queues over AMQP.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use backup_core::{Preflight, Source, StoreError};
+use futures::StreamExt;
+use lapin::options::{BasicGetOptions, BasicNackOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use serde_json::{json, Value};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use crate::amqp::{amqp_error, connect};
+use crate::api::Api;
+use crate::definitions::{QueueInfo, MAX_OBJECT_BYTES};
+use crate::error::{RabbitmqError, Step};
+use crate::export::Export;
+use crate::format::{
+    line_bytes, message_line, Header, Line, QueueCount, Skipped, Trailer, DEFINITIONS_FORMAT,
+    MESSAGES_FORMAT, MESSAGES_HEADER_FORMAT,
+};
+use crate::options::{encode_segment, Endpoints, RabbitmqOptions};
+use crate::scan::Scanner;
+
+/// The backup side of a RabbitMQ broker.
+#[derive(Debug)]
+pub struct RabbitmqSource {
+    options: RabbitmqOptions,
+    endpoints: Endpoints,
+    api: Api,
+}
+
+impl RabbitmqSource {
+    /// A source with these options. Checks them without any I/O.
+    pub fn new(options: RabbitmqOptions) -> Result<Self, RabbitmqError> {
+        if let Some(vhosts) = &options.vhosts {
+            if vhosts.is_empty() {
+                return Err(RabbitmqError::BadOption(
+                    "`vhosts` is empty: leave it out to back up the whole broker".to_string(),
+                ));
+            }
+        }
+        if options.max_messages_per_queue == 0 {
+            return Err(RabbitmqError::BadOption(
+                "`max_messages_per_queue` must be at least 1 (set `messages = false` to skip messages)"
+                    .to_string(),
+            ));
+        }
+        let endpoints = Endpoints::resolve(&options, None)?;
+        let api = Api::new(endpoints.api.clone(), endpoints.amqp.clone())?;
+        Ok(Self {
+            options,
+            endpoints,
+            api,
+        })
+    }
+
+    async fn overview(&self, step: Step) -> Result<Value, RabbitmqError> {
+        self.api.get_json(step, "/api/overview").await
+    }
+
+    async fn backup_inner(
+        &self,
+        out: &mut (dyn AsyncWrite + Send + Unpin),
+    ) -> Result<Value, RabbitmqError> {
+        let overview = self.overview(Step::Export).await?;
+        let messages = self.options.messages;
+        if messages {
+            let header = Line::Header(Header {
+                format: MESSAGES_HEADER_FORMAT.to_string(),
+                rabbitmq_version: overview
+                    .get("rabbitmq_version")
+                    .and_then(Value::as_str)
+                    .map(String::from),
+                vhosts: self.options.vhosts.clone(),
+                max_messages_per_queue: self.options.max_messages_per_queue,
+            });
+            out.write_all(&line_bytes(&header))
+                .await
+                .map_err(RabbitmqError::Output)?;
+        }
+
+        let export = self.export_definitions(out, messages).await?;
+
+        let mut metadata = json!({
+            "rabbitmq_version": overview.get("rabbitmq_version"),
+            "erlang_version": overview.get("erlang_version"),
+            "management_version": overview.get("management_version"),
+            "cluster_name": overview.get("cluster_name"),
+            "vhosts_selected": self.options.vhosts,
+            "counts": export.counts.sections,
+            "vhost_counts": export.counts.vhosts,
+            "contains_password_hashes": true,
+        });
+        if messages {
+            out.write_all(b"\n").await.map_err(RabbitmqError::Output)?;
+            let trailer = self.backup_messages(&export.queues, out).await?;
+            metadata["messages"] = json!({
+                "total": trailer.messages,
+                "max_per_queue": self.options.max_messages_per_queue,
+                "queues": trailer.queues,
+                "skipped": trailer.skipped,
+            });
+            out.write_all(&line_bytes(&Line::Trailer(trailer)))
+                .await
+                .map_err(RabbitmqError::Output)?;
+        }
+        tracing::warn!(
+            broker = %self.api.display(),
+            "the RabbitMQ definitions export holds the users' password hashes: keep this backup \
+             encrypted (an [encryption] section in lifeboat.toml)"
+        );
+        Ok(metadata)
+    }
+
+    /// Streams `GET /api/definitions` into `out` chunk by chunk, counting the objects.
+    async fn export_definitions(
+        &self,
+        out: &mut (dyn AsyncWrite + Send + Unpin),
+        one_line: bool,
+    ) -> Result<Export, RabbitmqError> {
+        let response = self
+            .api
+            .get_stream(Step::Export, "/api/definitions")
+            .await?;
+        let mut body = response.bytes_stream();
+        let mut scanner = Scanner::new(MAX_OBJECT_BYTES);
+        let mut export = Export::new(self.options.vhosts.as_deref(), one_line);
+        let mut events = Vec::new();
+        let mut pending = Vec::with_capacity(64 << 10);
+        let bad = |reason: String| RabbitmqError::Request {
+            step: Step::Export,
+            what: "reading GET /api/definitions".to_string(),
+            url: self.api.display(),
+            reason,
+        };
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| bad(crate::api::error_chain(&e.without_url())))?;
+            scanner.feed(&chunk, &mut events).map_err(|e| {
+                bad(format!(
+                    "the broker sent an invalid definitions document: {e}"
+                ))
+            })?;
+            if export.passthrough() {
+                export.raw_chunk(&chunk, &mut pending);
+            }
+            for event in events.drain(..) {
+                export
+                    .event(event, &mut pending)
+                    .map_err(|e| bad(format!("the broker sent invalid definitions: {e}")))?;
+            }
+            out.write_all(&pending)
+                .await
+                .map_err(RabbitmqError::Output)?;
+            pending.clear();
+        }
+        scanner
+            .finish(&mut events)
+            .map_err(|e| bad(format!("the definitions document ended early: {e}")))?;
+        export.finish(&mut pending);
+        out.write_all(&pending)
+            .await
+            .map_err(RabbitmqError::Output)?;
+        if let Some(wanted) = &self.options.vhosts {
+            let missing: Vec<&String> = wanted
+                .iter()
+                .filter(|v| !export.found_vhosts.contains(*v))
+                .collect();
+            if !missing.is_empty() {
+                return Err(RabbitmqError::BadOption(format!(
+                    "vhost(s) {missing:?} do not exist on {}",
+                    self.api.display()
+                )));
+            }
+        }
+        Ok(export)
+    }
+
+    /// Reads the messages of every eligible queue, vhost by vhost, and puts them back.
+    async fn backup_messages(
+        &self,
+        queues: &[QueueInfo],
+        out: &mut (dyn AsyncWrite + Send + Unpin),
+    ) -> Result<Trailer, RabbitmqError> {
+        let mut trailer = Trailer::default();
+        let mut by_vhost: BTreeMap<&str, Vec<&QueueInfo>> = BTreeMap::new();
+        for q in queues {
+            let reason = if q.kind == "stream" {
+                Some(
+                    "stream queue (its log is not a backlog; read it with a stream consumer)"
+                        .to_string(),
+                )
+            } else if !q.durable {
+                Some(
+                    "not durable (its messages do not survive a broker restart either)".to_string(),
+                )
+            } else if q.auto_delete {
+                Some("auto-delete queue".to_string())
+            } else {
+                None
+            };
+            match reason {
+                Some(reason) => {
+                    tracing::warn!(vhost = %q.vhost, queue = %q.name, %reason, "messages of this queue are not backed up");
+                    trailer.skipped.push(Skipped {
+                        vhost: q.vhost.clone(),
+                        queue: q.name.clone(),
+                        reason,
+                    });
+                }
+                None => by_vhost.entry(q.vhost.as_str()).or_default().push(q),
+            }
+        }
+        for (vhost, queues) in by_vhost {
+            let connection = connect(&self.endpoints.amqp, vhost, Step::ReadMessages).await?;
+            let result = self
+                .backup_vhost_messages(&connection, vhost, &queues, out, &mut trailer)
+                .await;
+            // Closing the connection requeues anything still unacknowledged.
+            let _ = connection.close(200, "lifeboat backup done").await;
+            result?;
+        }
+        Ok(trailer)
+    }
+
+    async fn backup_vhost_messages(
+        &self,
+        connection: &lapin::Connection,
+        vhost: &str,
+        queues: &[&QueueInfo],
+        out: &mut (dyn AsyncWrite + Send + Unpin),
+        trailer: &mut Trailer,
+    ) -> Result<(), RabbitmqError> {
+        let amqp = &self.endpoints.amqp;
+        for q in queues {
+            let channel = connection
+                .create_channel()
+                .await
+                .map_err(|e| amqp_error(amqp, vhost, Step::ReadMessages, "channel.open", &e))?;
+            let declared = channel
+                .queue_declare(
+                    &q.name,
+                    QueueDeclareOptions {
+                        passive: true,
+                        ..QueueDeclareOptions::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await;
+            let declared = match declared {
+                Ok(d) => d,
+                Err(e) => {
+                    // 404 (deleted meanwhile) or 405 (exclusive to another connection): the
+                    // channel is closed by the broker; report the queue and go on.
+                    let reason = format!("could not be opened: {}", crate::api::error_chain(&e));
+                    tracing::warn!(vhost, queue = %q.name, %reason, "messages of this queue are not backed up");
+                    trailer.skipped.push(Skipped {
+                        vhost: vhost.to_string(),
+                        queue: q.name.clone(),
+                        reason,
+                    });
+                    continue;
+                }
+            };
+            if declared.consumer_count() > 0 {
+                let reason = format!(
+                    "has {} consumer(s): reading it would take messages from them; stop them to include this queue",
+                    declared.consumer_count()
+                );
+                tracing::warn!(vhost, queue = %q.name, %reason, "messages of this queue are not backed up");
+                trailer.skipped.push(Skipped {
+                    vhost: vhost.to_string(),
+                    queue: q.name.clone(),
+                    reason,
+                });
+                let _ = channel.close(200, "done").await;
+                continue;
+            }
+            let depth = u64::from(declared.message_count());
+            let limit = depth.min(self.options.max_messages_per_queue);
+            if depth > limit {
+                tracing::warn!(vhost, queue = %q.name, depth, limit, "queue holds more messages than max_messages_per_queue: only the oldest are backed up");
+            }
+            let mut taken = 0u64;
+            let mut last_tag = None;
+            let mut failure = None;
+            while taken < limit {
+                let got = channel
+                    .basic_get(&q.name, BasicGetOptions { no_ack: false })
+                    .await;
+                let message = match got {
+                    Ok(Some(m)) => m,
+                    Ok(None) => break,
+                    Err(e) => {
+                        failure = Some(amqp_error(
+                            amqp,
+                            vhost,
+                            Step::ReadMessages,
+                            format!("basic.get on queue `{}`", q.name),
+                            &e,
+                        ));
+                        break;
+                    }
+                };
+                let delivery = &message.delivery;
+                last_tag = Some(delivery.delivery_tag);
+                if let Err(e) = out
+                    .write_all(&message_line(vhost, &q.name, taken, delivery))
+                    .await
+                {
+                    failure = Some(RabbitmqError::Output(e));
+                    break;
+                }
+                taken += 1;
+            }
+            // Put every message back where it was: one nack(multiple, requeue) for the lot.
+            if let Some(tag) = last_tag {
+                let nack = channel
+                    .basic_nack(
+                        tag,
+                        BasicNackOptions {
+                            multiple: true,
+                            requeue: true,
+                        },
+                    )
+                    .await;
+                if let Err(e) = nack {
+                    failure.get_or_insert(amqp_error(
+                        amqp,
+                        vhost,
+                        Step::Requeue,
+                        format!("basic.nack on queue `{}`", q.name),
+                        &e,
+                    ));
+                }
+            }
+            let _ = channel.close(200, "done").await;
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            trailer.messages += taken;
+            trailer.queues.push(QueueCount {
+                vhost: vhost.to_string(),
+                queue: q.name.clone(),
+                messages: taken,
+                depth,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Source for RabbitmqSource {
+    fn kind(&self) -> &'static str {
+        crate::KIND
+    }
+
+    fn dump_format(&self) -> &'static str {
+        if self.options.messages {
+            MESSAGES_FORMAT
+        } else {
+            DEFINITIONS_FORMAT
+        }
+    }
+
+    fn extension(&self) -> &'static str {
+        if self.options.messages {
+            "jsonl"
+        } else {
+            "json"
+        }
+    }
+
+    async fn preflight(&self) -> Result<Preflight, StoreError> {
+        let overview = self.overview(Step::Preflight).await?;
+        let whoami: Value = self.api.get_json(Step::Preflight, "/api/whoami").await?;
+        let tags: Vec<String> = match whoami.get("tags") {
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect(),
+            Some(Value::String(s)) => s.split(',').map(|t| t.trim().to_string()).collect(),
+            _ => Vec::new(),
+        };
+        if !tags.iter().any(|t| t == "administrator") {
+            return Err(RabbitmqError::Http {
+                step: Step::Preflight,
+                method: "GET",
+                path: "/api/definitions".to_string(),
+                url: self.api.display(),
+                status: 401,
+                reason: format!(
+                    "user `{}` has tags {tags:?}; exporting definitions needs the `administrator` tag",
+                    self.api.username()
+                ),
+            }
+            .into());
+        }
+        if let Some(vhosts) = &self.options.vhosts {
+            for v in vhosts {
+                let path = format!("/api/vhosts/{}", encode_segment(v));
+                match self.api.get_json::<Value>(Step::Preflight, &path).await {
+                    Ok(_) => {}
+                    Err(RabbitmqError::Http { status: 404, .. }) => {
+                        return Err(RabbitmqError::BadOption(format!(
+                            "vhost `{v}` does not exist on {}",
+                            self.api.display()
+                        ))
+                        .into())
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if self.options.messages {
+                if let Some(first) = vhosts.first() {
+                    let c = connect(&self.endpoints.amqp, first, Step::Preflight).await?;
+                    let _ = c.close(200, "lifeboat check").await;
+                }
+            }
+        }
+        let totals = overview
+            .get("object_totals")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let queues = totals.get("queues").and_then(Value::as_u64).unwrap_or(0);
+        let exchanges = totals.get("exchanges").and_then(Value::as_u64).unwrap_or(0);
+        // About 350 bytes per queue and 200 per exchange and binding in an export.
+        let mut estimated = 2048 + queues * 350 + exchanges * 400;
+        if self.options.messages {
+            let bytes = overview
+                .get("queue_totals")
+                .and_then(|t| t.get("messages"))
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            estimated += bytes * 600;
+        }
+        Ok(Preflight {
+            version: overview
+                .get("rabbitmq_version")
+                .and_then(Value::as_str)
+                .map(|v| format!("RabbitMQ {v}")),
+            estimated_bytes: Some(estimated),
+            details: json!({
+                "management_api": self.api.display(),
+                "amqp": self.options.messages.then(|| self.endpoints.amqp.display()),
+                "rabbitmq_version": overview.get("rabbitmq_version"),
+                "erlang_version": overview.get("erlang_version"),
+                "cluster_name": overview.get("cluster_name"),
+                "object_totals": totals,
+                "vhosts": self.options.vhosts,
+                "messages": self.options.messages,
+            }),
+        })
+    }
+
+    async fn backup(&self, out: &mut (dyn AsyncWrite + Send + Unpin)) -> Result<Value, StoreError> {
+        Ok(self.backup_inner(out).await?)
+    }
+}
