@@ -1,0 +1,285 @@
+//! [`PostgresTarget`]: restoring a backup into the source's database or `--to` another one.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use backup_core::{Manifest, Report, RestoreOptions, StoreError, Target};
+use tokio::io::AsyncRead;
+
+use crate::bundle::{BundleReader, PartKind};
+use crate::check::check_artifact;
+use crate::conn::ConnInfo;
+use crate::error::PostgresError;
+use crate::metadata::{DatabaseMetadata, PostgresMetadata};
+use crate::options::{DumpFormat, PostgresOptions};
+use crate::restore::{refuse_if_needed, Loader, Restored};
+use crate::source::conn_for;
+use crate::{FORMAT_BUNDLE, FORMAT_CUSTOM, FORMAT_PLAIN};
+
+/// The restore side of a PostgreSQL source.
+///
+/// - Without `to`: each dumped database goes back to its own name on the source's server.
+/// - With `to` (`postgres://user@host:port/db`): a one-database backup goes into `db`; a
+///   bundle of several databases goes to that server, each database under its own name. A `to`
+///   URL without a password uses the source's password.
+///
+/// A missing database is created (from `template0`, with the dumped encoding and locale) and
+/// dropped again if the restore fails. A database holding anything outside the system schemas
+/// is refused without `--force`; with it, the custom format restores with
+/// `pg_restore --clean --if-exists` (a plain SQL dump cannot clean and is refused). The custom
+/// format streams into `pg_restore --single-transaction --exit-on-error`, plain into
+/// `psql -v ON_ERROR_STOP=1 --single-transaction`: a stream that fails midway kills the tool
+/// before its input ends and the server rolls the transaction back, so nothing of it stays
+/// (a database the restore created is dropped). Afterwards every table's row count is compared
+/// with the manifest; a difference fails the restore.
+#[derive(Debug)]
+pub struct PostgresTarget {
+    options: PostgresOptions,
+    conn: ConnInfo,
+    to: Option<ConnInfo>,
+}
+
+impl PostgresTarget {
+    /// A target for the source with `options`, or `to` (a postgres URL) instead of the
+    /// source's own database. No I/O.
+    pub fn new(options: &PostgresOptions, to: Option<&str>) -> Result<Self, PostgresError> {
+        let conn = conn_for(options)?;
+        let timeout = Duration::from_secs(options.connect_timeout_secs.max(1));
+        let to = match to {
+            None => None,
+            Some(url) => {
+                let parsed = ConnInfo::parse(url, None, timeout)?;
+                Some(if parsed.has_password() {
+                    parsed
+                } else {
+                    parsed.with_password_of(&conn)
+                })
+            }
+        };
+        Ok(Self {
+            options: options.clone(),
+            conn,
+            to,
+        })
+    }
+
+    /// Where each database of the backup goes.
+    fn plan(
+        &self,
+        manifest: &Manifest,
+    ) -> Result<Vec<(DatabaseMetadata, ConnInfo)>, PostgresError> {
+        if !crate::DUMP_FORMATS.contains(&manifest.dump_format.as_str()) {
+            return Err(PostgresError::WrongDumpFormat {
+                found: manifest.dump_format.clone(),
+            });
+        }
+        let metadata = PostgresMetadata::from_value(&manifest.metadata).map_err(|e| {
+            PostgresError::BadManifest {
+                reason: e.to_string(),
+            }
+        })?;
+        let single = metadata.databases.len() == 1;
+        Ok(metadata
+            .databases
+            .into_iter()
+            .map(|meta| {
+                let conn = match &self.to {
+                    Some(to) if single => to.clone(),
+                    Some(to) => to.with_database(&meta.name),
+                    None => self.conn.with_database(&meta.name),
+                };
+                (meta, conn)
+            })
+            .collect())
+    }
+
+    fn format_of(manifest: &Manifest) -> DumpFormat {
+        match manifest.dump_format.as_str() {
+            FORMAT_PLAIN => DumpFormat::Plain,
+            FORMAT_CUSTOM => DumpFormat::Custom,
+            _ => {
+                let format = manifest
+                    .metadata
+                    .get("format")
+                    .and_then(|f| f.as_str())
+                    .and_then(DumpFormat::parse);
+                format.unwrap_or_default()
+            }
+        }
+    }
+
+    async fn dry_run(
+        &self,
+        input: &mut (dyn AsyncRead + Send + Unpin),
+        manifest: &Manifest,
+        options: &RestoreOptions,
+    ) -> Result<Report, PostgresError> {
+        let loader = Loader::new(&self.options);
+        let format = Self::format_of(manifest);
+        let mut plans = Vec::new();
+        let mut lines = Vec::new();
+        for (meta, conn) in self.plan(manifest)? {
+            let state = loader.inspect(&conn).await?;
+            let refusal = refuse_if_needed(&conn, &state, format, options.force).err();
+            let action = match (&refusal, state.exists, state.objects) {
+                (Some(e), _, _) => format!("refused: {e}"),
+                (None, false, _) => "would create the database and restore into it".to_string(),
+                (None, true, 0) => "would restore into the empty database".to_string(),
+                (None, true, _) => {
+                    "would drop the backup's objects that exist (--clean --if-exists) and restore"
+                        .to_string()
+                }
+            };
+            lines.push(format!("{}: {action}", conn.describe()));
+            plans.push(serde_json::json!({
+                "database": meta.name,
+                "target": conn.describe(),
+                "exists": state.exists,
+                "objects": state.objects,
+                "found": state.sample,
+                "action": action,
+                "tables": meta.tables.len(),
+            }));
+        }
+        let check = check_artifact(input, manifest).await?;
+        Ok(Report {
+            summary: format!(
+                "dry run, nothing changed; {}; {}",
+                lines.join("; "),
+                check.summary
+            ),
+            details: serde_json::json!({ "dry_run": true, "targets": plans, "check": check.details }),
+        })
+    }
+}
+
+fn restored_json(database: &str, conn: &ConnInfo, restored: &Restored) -> serde_json::Value {
+    serde_json::json!({
+        "database": database,
+        "target": conn.describe(),
+        "created": restored.created,
+        "cleaned": restored.cleaned,
+        "tables": restored.comparison.tables_compared,
+        "rows": restored.comparison.rows,
+        "bytes": restored.bytes,
+        "restore_ms": restored.restore_ms,
+    })
+}
+
+#[async_trait]
+impl Target for PostgresTarget {
+    fn describe(&self) -> String {
+        self.to.as_ref().unwrap_or(&self.conn).describe()
+    }
+
+    async fn prepare(
+        &self,
+        manifest: &Manifest,
+        options: &RestoreOptions,
+    ) -> Result<(), StoreError> {
+        let loader = Loader::new(&self.options);
+        let format = Self::format_of(manifest);
+        for (_, conn) in self.plan(manifest)? {
+            let state = loader.inspect(&conn).await?;
+            if !options.dry_run {
+                refuse_if_needed(&conn, &state, format, options.force)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn restore(
+        &self,
+        input: &mut (dyn AsyncRead + Send + Unpin),
+        manifest: &Manifest,
+        options: &RestoreOptions,
+    ) -> Result<Report, StoreError> {
+        if options.dry_run {
+            return Ok(self.dry_run(input, manifest, options).await?);
+        }
+        let loader = Loader::new(&self.options);
+        let plan = self.plan(manifest)?;
+        let format = Self::format_of(manifest);
+        if manifest.dump_format != FORMAT_BUNDLE {
+            let (meta, conn) =
+                plan.into_iter()
+                    .next()
+                    .ok_or_else(|| PostgresError::BadManifest {
+                        reason: "no database listed".into(),
+                    })?;
+            let restored = loader
+                .restore_database(&conn, &meta, format, options.force, input)
+                .await?;
+            return Ok(Report {
+                summary: format!(
+                    "restored database {} ({} tables, {} rows) into {}",
+                    meta.name,
+                    restored.comparison.tables_compared,
+                    restored.comparison.rows,
+                    conn.describe()
+                ),
+                details: serde_json::json!({ "databases": [restored_json(&meta.name, &conn, &restored)] }),
+            });
+        }
+
+        let mut reader = BundleReader::new(input);
+        let mut created: Vec<ConnInfo> = Vec::new();
+        let mut done = Vec::new();
+        let result: Result<(), PostgresError> = async {
+            while let Some(header) = reader
+                .next_part()
+                .await
+                .map_err(|source| PostgresError::Input { source })?
+            {
+                match header.kind {
+                    PartKind::Globals if self.options.restore_globals => {
+                        loader.load_globals(&self.conn, &mut reader).await?;
+                        done.push(serde_json::json!({ "globals": "applied" }));
+                    }
+                    PartKind::Globals => {
+                        tokio::io::copy(&mut reader, &mut tokio::io::sink())
+                            .await
+                            .map_err(|source| PostgresError::Input { source })?;
+                        done.push(
+                            serde_json::json!({ "globals": "skipped (restore_globals = false)" }),
+                        );
+                    }
+                    PartKind::Database => {
+                        let name = header.database.clone().unwrap_or_default();
+                        let Some((meta, conn)) = plan.iter().find(|(m, _)| m.name == name) else {
+                            return Err(PostgresError::BadDump {
+                                format: FORMAT_BUNDLE.into(),
+                                reason: format!("part `{}` is not in the manifest", header.name),
+                            });
+                        };
+                        let part_format = DumpFormat::parse(&header.format).unwrap_or(format);
+                        let restored = loader
+                            .restore_database(conn, meta, part_format, options.force, &mut reader)
+                            .await?;
+                        if restored.created {
+                            created.push(conn.clone());
+                        }
+                        done.push(restored_json(&meta.name, conn, &restored));
+                    }
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            // A failed bundle restore leaves no database it created behind.
+            for conn in &created {
+                loader.drop_quietly(conn).await;
+            }
+            return Err(e.into());
+        }
+        Ok(Report {
+            summary: format!(
+                "restored {} databases from the bundle into {}",
+                plan.len(),
+                self.describe()
+            ),
+            details: serde_json::json!({ "databases": done }),
+        })
+    }
+}

@@ -1,0 +1,265 @@
+//! Helpers for the postgres store's tests: a real server on 127.0.0.1:5432, one database per
+//! test (dropped again), fingerprints of a database's content.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use tokio_postgres::{Client, NoTls};
+
+/// The server the tests use (trust auth for `root` on 127.0.0.1).
+pub const SERVER: &str = "postgres://root@127.0.0.1:5432";
+
+/// Connects to `database`, or `None` (skip) when the server is unreachable — a failure under
+/// `LIFEBOAT_REQUIRE_SERVICES=1`.
+pub async fn connect(database: &str) -> Option<Client> {
+    match tokio_postgres::connect(&format!("{SERVER}/{database}"), NoTls).await {
+        Ok((client, connection)) => {
+            tokio::spawn(connection);
+            Some(client)
+        }
+        Err(e) => {
+            if std::env::var("LIFEBOAT_REQUIRE_SERVICES").as_deref() == Ok("1") {
+                panic!("PostgreSQL at {SERVER} is unreachable: {e}");
+            }
+            eprintln!("skipping: PostgreSQL at {SERVER} unreachable: {e}");
+            None
+        }
+    }
+}
+
+/// A database created for one test and dropped when this is dropped.
+pub struct TestDb {
+    pub name: String,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A unique database name for `prefix` (not created).
+pub fn unique_name(prefix: &str) -> String {
+    format!(
+        "lbt_{prefix}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+impl TestDb {
+    /// Creates an empty database, or `None` when the server is unreachable.
+    pub async fn create(prefix: &str) -> Option<TestDb> {
+        let admin = connect("postgres").await?;
+        let name = unique_name(prefix);
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
+        Some(TestDb { name })
+    }
+
+    /// A database that will be dropped (if it exists) when this is dropped; not created.
+    pub fn named(name: String) -> TestDb {
+        TestDb { name }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{SERVER}/{}", self.name)
+    }
+
+    pub async fn client(&self) -> Client {
+        connect(&self.name).await.unwrap()
+    }
+
+    pub async fn execute(&self, sql: &str) {
+        self.client().await.batch_execute(sql).await.unwrap();
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        drop_database(&self.name);
+    }
+}
+
+/// Drops a database with psql (synchronous: usable in `Drop`).
+pub fn drop_database(name: &str) {
+    let _ = std::process::Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "root",
+            "-d",
+            "postgres",
+            "-c",
+        ])
+        .arg(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .output();
+}
+
+/// Whether a database exists.
+pub async fn database_exists(name: &str) -> bool {
+    let admin = connect("postgres").await.unwrap();
+    admin
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await
+        .unwrap()
+        .is_some()
+}
+
+/// A schema with many object kinds and a 100k-row table.
+pub const RICH_SCHEMA: &str = r#"
+CREATE SCHEMA sales;
+CREATE SCHEMA audit;
+CREATE TYPE sales.status AS ENUM ('new', 'paid', 'shipped');
+CREATE DOMAIN sales.positive_money AS numeric(12,2) CHECK (VALUE >= 0);
+CREATE SEQUENCE sales.invoice_no START 1000 INCREMENT 7 MINVALUE 1000 MAXVALUE 99999999 CACHE 1 CYCLE;
+SELECT setval('sales.invoice_no', 5000);
+CREATE SEQUENCE public.descending INCREMENT -3 MINVALUE -1000000 MAXVALUE -1 START -1;
+SELECT nextval('public.descending'), nextval('public.descending');
+CREATE TABLE sales.customers (
+    id bigserial PRIMARY KEY, name text NOT NULL UNIQUE, tags text[], profile jsonb,
+    avatar bytea, created timestamptz NOT NULL DEFAULT '2026-01-01 00:00:00+00');
+CREATE TABLE sales.orders (
+    id bigserial PRIMARY KEY, customer_id bigint REFERENCES sales.customers(id),
+    status sales.status NOT NULL DEFAULT 'new', total sales.positive_money,
+    invoice bigint DEFAULT nextval('sales.invoice_no'), lines int[][], note text);
+COMMENT ON TABLE sales.orders IS 'customer orders';
+COMMENT ON COLUMN sales.orders.total IS 'in EUR';
+CREATE TABLE audit.log (id bigserial PRIMARY KEY, entry jsonb NOT NULL);
+CREATE FUNCTION audit.log_order() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO audit.log(entry) VALUES (jsonb_build_object('order', NEW.id)); RETURN NEW; END $$;
+CREATE TRIGGER orders_audit AFTER INSERT ON sales.orders FOR EACH ROW EXECUTE FUNCTION audit.log_order();
+CREATE FUNCTION sales.order_total(bigint) RETURNS numeric LANGUAGE sql STABLE AS
+  'SELECT total FROM sales.orders WHERE id = $1';
+CREATE VIEW sales.paid_orders AS SELECT * FROM sales.orders WHERE status = 'paid';
+CREATE TABLE public.measurements (id bigint, at date NOT NULL, value numeric) PARTITION BY RANGE (at);
+CREATE TABLE public.measurements_2025 PARTITION OF public.measurements FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE public.measurements_2026 PARTITION OF public.measurements FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE public.big (id int PRIMARY KEY, payload text, n numeric(20,6));
+CREATE TABLE public."Mixed Case" ("Weird ""col""" text);
+INSERT INTO public."Mixed Case" VALUES ('a'), ('b'), (NULL);
+INSERT INTO sales.customers(name, tags, profile, avatar)
+  SELECT 'customer ' || g, ARRAY['t' || (g % 5), 'x'],
+         jsonb_build_object('g', g, 'nested', jsonb_build_object('a', g * 2, 'arr', jsonb_build_array(1, 'two', null))),
+         decode(md5(g::text), 'hex') || '\x00ff'::bytea
+  FROM generate_series(1, 500) g;
+INSERT INTO sales.orders(customer_id, status, total, lines, note)
+  SELECT 1 + g % 500, (ARRAY['new','paid','shipped'])[1 + g % 3]::sales.status, (g * 1.25)::numeric(12,2),
+         ARRAY[[g, g + 1], [g + 2, g + 3]], CASE WHEN g % 7 = 0 THEN NULL ELSE 'note ' || g || E'\ttab\nline' END
+  FROM generate_series(1, 2000) g;
+CREATE MATERIALIZED VIEW sales.customer_totals AS
+  SELECT customer_id, sum(total) AS total, count(*) AS orders FROM sales.orders GROUP BY customer_id;
+CREATE INDEX orders_open_idx ON sales.orders(status) WHERE status <> 'shipped';
+INSERT INTO public.measurements SELECT g, date '2025-01-01' + (g % 700), g / 3.0 FROM generate_series(1, 5000) g;
+INSERT INTO public.big SELECT g, repeat(md5(g::text), 2), g * 3.14159 FROM generate_series(1, 100000) g;
+SELECT lo_from_bytea(0, decode(repeat('ab', 5000), 'hex'));
+SELECT lo_from_bytea(0, convert_to('hello large object', 'UTF8'));
+"#;
+
+/// Per table (and materialized view): row count and md5 of all rows; per sequence: its state;
+/// the large objects' digests. Equal fingerprints = equal content.
+pub async fn fingerprint(client: &Client) -> Vec<String> {
+    let relations = client
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname), c.relkind::text FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'm', 'S') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+             AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for row in relations {
+        let name: String = row.get(0);
+        let kind: String = row.get(1);
+        let sql = if kind == "S" {
+            format!("SELECT last_value::text || ' ' || is_called::text FROM {name}")
+        } else {
+            format!(
+                "SELECT count(*)::text || ' ' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '-') FROM {name} t"
+            )
+        };
+        let value: String = client.query_one(&sql, &[]).await.unwrap().get(0);
+        out.push(format!("{kind} {name} {value}"));
+    }
+    let lo: Option<String> = client
+        .query_one(
+            "SELECT string_agg(oid::text || ':' || md5(lo_get(oid)), ',' ORDER BY oid) FROM pg_largeobject_metadata",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    out.push(format!("large objects {}", lo.unwrap_or_default()));
+    let comments: Option<String> = client
+        .query_one(
+            "SELECT string_agg(description, ',' ORDER BY description) FROM pg_description d \
+             JOIN pg_class c ON c.oid = d.objoid WHERE c.relnamespace = 'sales'::regnamespace",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    out.push(format!("comments {}", comments.unwrap_or_default()));
+    out
+}
+
+use std::sync::Arc;
+
+use backup_core::pipeline::{self, BackupRequest, RestoreRequest};
+use backup_core::testing::MemorySink;
+use backup_core::transform::{Compression, Keyring, Transform};
+use backup_core::{FormatCheck, Manifest, Report, RestoreOptions, Sink, Source, Target};
+
+/// Backs `source` up through zstd into a memory storage.
+pub async fn backup(source: &dyn Source) -> Result<(MemorySink, Manifest), backup_core::Error> {
+    let sink = MemorySink::new("memory");
+    let transforms: Vec<Box<dyn Transform>> =
+        vec![Compression::default().transform().unwrap().unwrap()];
+    let sinks: Vec<Arc<dyn Sink>> = vec![Arc::new(sink.clone())];
+    let outcome = pipeline::run_backup(BackupRequest {
+        source_name: "pg",
+        source,
+        transforms: &transforms,
+        sinks: &sinks,
+        size_hint: None,
+        progress: None,
+    })
+    .await?;
+    Ok((sink, outcome.manifest))
+}
+
+/// Restores `manifest` from `sink` into `target`.
+pub async fn restore(
+    sink: &MemorySink,
+    manifest: &Manifest,
+    target: &dyn Target,
+    options: RestoreOptions,
+) -> Result<Report, backup_core::Error> {
+    let keyring = Keyring::new();
+    let request = RestoreRequest {
+        sink,
+        manifest,
+        keyring: &keyring,
+        progress: None,
+    };
+    pipeline::run_restore(&request, target, &options).await
+}
+
+/// Runs `check` over the stored backup.
+pub async fn check(
+    sink: &MemorySink,
+    manifest: &Manifest,
+    check: &dyn FormatCheck,
+) -> Result<Report, backup_core::Error> {
+    let keyring = Keyring::new();
+    let request = RestoreRequest {
+        sink,
+        manifest,
+        keyring: &keyring,
+        progress: None,
+    };
+    pipeline::run_check(&request, check).await
+}
