@@ -196,7 +196,8 @@ pub async fn fingerprint(client: &Client) -> Vec<String> {
     let comments: Option<String> = client
         .query_one(
             "SELECT string_agg(description, ',' ORDER BY description) FROM pg_description d \
-             JOIN pg_class c ON c.oid = d.objoid WHERE c.relnamespace = 'sales'::regnamespace",
+             JOIN pg_class c ON c.oid = d.objoid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'sales'",
             &[],
         )
         .await

@@ -1,0 +1,256 @@
+//! Restore rules: non-empty targets refused without --force, a broken stream leaves nothing,
+//! dry runs change nothing, bundles of several databases.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use backup_core::{RestoreOptions, StoreErrorKind};
+use common::*;
+use store_postgres::{
+    DumpFormat, PostgresCheck, PostgresDrill, PostgresMetadata, PostgresOptions, PostgresSource,
+    PostgresTarget,
+};
+
+const SMALL: &str = "CREATE TABLE items(id int PRIMARY KEY, body text); \
+    INSERT INTO items SELECT g, repeat('x', g % 100) FROM generate_series(1, 20000) g; \
+    CREATE SEQUENCE counter; SELECT setval('counter', 42);";
+
+fn store_kind(err: &backup_core::Error) -> Option<StoreErrorKind> {
+    match err {
+        backup_core::Error::Target { error, .. } => Some(error.kind()),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn non_empty_target_is_refused_and_unchanged_without_force() {
+    let Some(db) = TestDb::create("refuse_src").await else {
+        return;
+    };
+    db.execute(SMALL).await;
+    let options = PostgresOptions::from_url(db.url());
+    let (sink, manifest) = backup(&PostgresSource::new(options.clone()).unwrap())
+        .await
+        .unwrap();
+
+    let other = TestDb::create("refuse_dst").await.unwrap();
+    other
+        .execute("CREATE TABLE keep(v text); INSERT INTO keep VALUES ('precious');")
+        .await;
+    let before = fingerprint(&other.client().await).await;
+    let target = PostgresTarget::new(&options, Some(&other.url())).unwrap();
+    let err = restore(&sink, &manifest, &target, RestoreOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        store_kind(&err),
+        Some(StoreErrorKind::TargetNotEmpty),
+        "{err}"
+    );
+    assert!(err.to_string().contains("table public.keep"), "{err}");
+    assert_eq!(before, fingerprint(&other.client().await).await);
+
+    // The source's own database (the default target) is not empty either.
+    let own = PostgresTarget::new(&options, None).unwrap();
+    let err = restore(&sink, &manifest, &own, RestoreOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        store_kind(&err),
+        Some(StoreErrorKind::TargetNotEmpty),
+        "{err}"
+    );
+
+    // --force: pg_restore --clean --if-exists; tables of the backup replaced, others kept.
+    other
+        .execute("CREATE TABLE items(id int); INSERT INTO items VALUES (-1);")
+        .await;
+    let force = RestoreOptions {
+        force: true,
+        dry_run: false,
+    };
+    let report = restore(&sink, &manifest, &target, force).await.unwrap();
+    assert_eq!(report.details["databases"][0]["cleaned"], true);
+    let client = other.client().await;
+    let rows: i64 = client
+        .query_one("SELECT count(*) FROM items", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 20000);
+    let kept: String = client
+        .query_one("SELECT v FROM keep", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, "precious");
+}
+
+#[tokio::test]
+async fn plain_dump_cannot_force_over_data() {
+    let Some(db) = TestDb::create("plain_force").await else {
+        return;
+    };
+    db.execute(SMALL).await;
+    let mut options = PostgresOptions::from_url(db.url());
+    options.format = DumpFormat::Plain;
+    let (sink, manifest) = backup(&PostgresSource::new(options.clone()).unwrap())
+        .await
+        .unwrap();
+    let target = PostgresTarget::new(&options, None).unwrap();
+    let force = RestoreOptions {
+        force: true,
+        dry_run: false,
+    };
+    let err = restore(&sink, &manifest, &target, force).await.unwrap_err();
+    assert!(err.to_string().contains("plain SQL dump"), "{err}");
+}
+
+#[tokio::test]
+async fn a_stream_broken_midway_leaves_nothing_behind() {
+    let Some(db) = TestDb::create("broken_src").await else {
+        return;
+    };
+    db.execute(SMALL).await;
+    for format in [DumpFormat::Custom, DumpFormat::Plain] {
+        let mut options = PostgresOptions::from_url(db.url());
+        options.format = format;
+        let (sink, manifest) = backup(&PostgresSource::new(options.clone()).unwrap())
+            .await
+            .unwrap();
+        let key = manifest.artifact.key.clone();
+        let mut stored = sink.object(&key).unwrap().to_vec();
+        stored.truncate(stored.len() * 2 / 3);
+        sink.set_object(&key, stored);
+
+        // A database the restore would create is gone again.
+        let missing = TestDb::named(unique_name("broken_new"));
+        let target = PostgresTarget::new(&options, Some(&missing.url())).unwrap();
+        let err = restore(&sink, &manifest, &target, RestoreOptions::default()).await;
+        assert!(err.is_err(), "{format:?}: a truncated backup restored");
+        assert!(
+            !database_exists(&missing.name).await,
+            "{format:?}: left a database"
+        );
+
+        // An existing empty database stays empty (one transaction, rolled back).
+        let empty = TestDb::create("broken_empty").await.unwrap();
+        let target = PostgresTarget::new(&options, Some(&empty.url())).unwrap();
+        assert!(
+            restore(&sink, &manifest, &target, RestoreOptions::default())
+                .await
+                .is_err()
+        );
+        let tables: i64 = empty
+            .client()
+            .await
+            .query_one(
+                "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(tables, 0, "{format:?}: the failed restore left objects");
+    }
+}
+
+#[tokio::test]
+async fn dry_run_reports_and_changes_nothing() {
+    let Some(db) = TestDb::create("dry").await else {
+        return;
+    };
+    db.execute(SMALL).await;
+    let options = PostgresOptions::from_url(db.url());
+    let (sink, manifest) = backup(&PostgresSource::new(options.clone()).unwrap())
+        .await
+        .unwrap();
+    let missing = TestDb::named(unique_name("dry_new"));
+    let target = PostgresTarget::new(&options, Some(&missing.url())).unwrap();
+    let dry = RestoreOptions {
+        force: false,
+        dry_run: true,
+    };
+    let report = restore(&sink, &manifest, &target, dry).await.unwrap();
+    assert!(
+        report.summary.contains("would create"),
+        "{}",
+        report.summary
+    );
+    assert!(!database_exists(&missing.name).await);
+}
+
+#[tokio::test]
+async fn several_databases_and_globals_make_one_bundle() {
+    let Some(first) = TestDb::create("bundle_a").await else {
+        return;
+    };
+    let second = TestDb::create("bundle_b").await.unwrap();
+    first.execute(RICH_SCHEMA).await;
+    second.execute(SMALL).await;
+    let fingerprints = [
+        fingerprint(&first.client().await).await,
+        fingerprint(&second.client().await).await,
+    ];
+    let mut options = PostgresOptions::from_url(first.url());
+    options.databases = vec![first.name.clone(), second.name.clone()];
+    options.globals = true;
+    let source = PostgresSource::new(options.clone()).unwrap();
+    let (sink, manifest) = backup(&source).await.unwrap();
+    assert_eq!(manifest.dump_format, "pg_dump-bundle");
+    assert!(
+        manifest.artifact.key.ends_with("data.pgbundle.zst"),
+        "{}",
+        manifest.artifact.key
+    );
+    let meta = PostgresMetadata::from_value(&manifest.metadata).unwrap();
+    assert_eq!(meta.databases.len(), 2);
+    assert_eq!(meta.databases[1].tables["public.items"], 20000);
+
+    let report = check(&sink, &manifest, &PostgresCheck::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        report.details["parts"].as_array().unwrap().len(),
+        3,
+        "{report:?}"
+    );
+    let report = check(&sink, &manifest, &PostgresDrill::new(&options).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(report.details["databases"].as_array().unwrap().len(), 2);
+
+    // Both databases gone: a restore brings them back under their names.
+    drop_database(&first.name);
+    drop_database(&second.name);
+    let target = PostgresTarget::new(&options, None).unwrap();
+    restore(&sink, &manifest, &target, RestoreOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(fingerprints[0], fingerprint(&first.client().await).await);
+    assert_eq!(fingerprints[1], fingerprint(&second.client().await).await);
+
+    // A second restore is refused: both exist and hold data.
+    let err = restore(&sink, &manifest, &target, RestoreOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(store_kind(&err), Some(StoreErrorKind::TargetNotEmpty));
+}
+
+#[tokio::test]
+async fn a_wrong_row_count_fails_the_drill() {
+    let Some(db) = TestDb::create("drill_mismatch").await else {
+        return;
+    };
+    db.execute(SMALL).await;
+    let options = PostgresOptions::from_url(db.url());
+    let (sink, mut manifest) = backup(&PostgresSource::new(options.clone()).unwrap())
+        .await
+        .unwrap();
+    manifest.metadata["databases"][0]["tables"]["public.items"] = serde_json::json!(19999);
+    let err = check(&sink, &manifest, &PostgresDrill::new(&options).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(store_kind(&err), Some(StoreErrorKind::Corrupt), "{err}");
+    assert!(err.to_string().contains("public.items"), "{err}");
+}
