@@ -15,7 +15,9 @@
 //!   `PTTL` per page, writing the `redis-logical` format (extension `rlog`, documented in
 //!   [`logical`](crate#the-redis-logical-format) below). Not point-in-time; works where
 //!   `SYNC` is refused (managed Redis). With `fallback = "logical"` an `rdb` backup that the
-//!   server refuses turns into a logical one (the manifest says so).
+//!   server refuses turns into a key-by-key one whose `DUMP` payloads are assembled into a valid
+//!   RDB file (so the dump format stays `rdb`; the manifest says `fallback_from` and
+//!   `point_in_time: false`).
 //! - [`RedisTarget`] restores into a live server with pipelined `RESTORE key ttl payload
 //!   ABSTTL` (the RDB stream is parsed into per-key `DUMP` payloads: an RDB value's encoding
 //!   plus the RDB version and a CRC64), skipping expired keys, refusing receiving dbs that hold
@@ -71,6 +73,7 @@ mod digest;
 mod drill;
 mod error;
 mod input;
+mod layout;
 mod logical;
 mod lzf;
 mod options;

@@ -496,8 +496,7 @@ fn io_err(e: io::Error) -> RedisError {
     }
 }
 
-/// Encoders for the RDB length and string encodings (used by tests and the proptests).
-#[cfg(test)]
+/// Encoders for the RDB length and string encodings.
 pub(crate) mod encode {
     /// The RDB length encoding of `n`.
     pub fn len(n: u64, out: &mut Vec<u8>) {

@@ -107,7 +107,18 @@ pub(crate) async fn snapshot<T: AsyncWrite + Unpin>(
     send(&mut conn, &resp(&[b"SYNC"]), &server).await?;
 
     let header = loop {
-        let line = read_line(&mut conn, &server).await?;
+        // From here on the server is preparing the snapshot: a closed connection means the
+        // transfer broke off.
+        let line = read_line(&mut conn, &server)
+            .await
+            .map_err(|e| RedisError::TransferBroken {
+                server: server.clone(),
+                bytes: 0,
+                message: match e {
+                    RedisError::Connection { message, .. } => message,
+                    other => other.to_string(),
+                },
+            })?;
         if line.is_empty() || line.starts_with('+') {
             continue; // keep-alive newline, or +FULLRESYNC
         }

@@ -14,9 +14,10 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::conn::{value_bytes, Conn, ServerInfo};
 use crate::digest::{type_name, KeyDigest};
+use crate::layout::Layout;
 use crate::options::{Endpoint, Mode};
 use crate::rdb::{Item, RdbParser};
-use crate::{logical, repl, RedisError, RedisOptions, KIND};
+use crate::{repl, RedisError, RedisOptions, KIND};
 
 /// The backup side: a point-in-time RDB snapshot (`mode = "rdb"`, dump format `rdb`) or a
 /// logical dump (`mode = "logical"`, dump format `redis-logical`).
@@ -96,7 +97,7 @@ impl Source for RedisSource {
         };
         let result = match self.options.mode {
             Mode::Logical => {
-                let r = logical_backup(&conn, &self.options, &info, out).await;
+                let r = logical_backup(&conn, &self.options, &info, out, false).await;
                 r.map(|m| with_server(m, &info, None))
             }
             Mode::Rdb => match rdb_backup(&self.endpoint, out).await {
@@ -108,7 +109,7 @@ impl Source for RedisSource {
                         server = %self.endpoint.redacted(),
                         "the server refused SYNC ({message}); taking a logical backup instead"
                     );
-                    logical_backup(&conn, &self.options, &info, out)
+                    logical_backup(&conn, &self.options, &info, out, true)
                         .await
                         .map(|m| with_server(m, &info, Some(message)))
                 }
@@ -235,7 +236,7 @@ fn scan_reply(conn: &Conn, v: Value) -> Result<(Vec<u8>, Vec<Value>), RedisError
     Ok((cursor, keys))
 }
 
-/// The logical backup: every selected db, `SCAN` pages with their `DUMP`/`PTTL` pipelined,
+/// The key-by-key backup (`as_rdb`: laid out as an RDB file, see [`Layout`]): every selected db, `SCAN` pages with their `DUMP`/`PTTL` pipelined,
 /// records written as they arrive. Keys that vanish between `SCAN` and `DUMP` are skipped and
 /// counted; keys `SCAN` returns twice are written once.
 pub(crate) async fn logical_backup(
@@ -243,6 +244,7 @@ pub(crate) async fn logical_backup(
     options: &RedisOptions,
     info: &ServerInfo,
     out: &mut (dyn AsyncWrite + Send + Unpin),
+    as_rdb: bool,
 ) -> Result<serde_json::Value, RedisError> {
     let dbs: Vec<u32> = match &options.databases {
         Some(list) => list.clone(),
@@ -253,9 +255,11 @@ pub(crate) async fn logical_backup(
             .map(|(db, _)| *db)
             .collect(),
     };
-    out.write_all(logical::HEADER)
-        .await
-        .map_err(RedisError::Output)?;
+    let mut layout = Layout::new(as_rdb);
+    let mut header = Vec::new();
+    layout.header(&mut header);
+    layout.written(&header);
+    out.write_all(&header).await.map_err(RedisError::Output)?;
     let mut digest = KeyDigest::default();
     let mut vanished = 0u64;
     let mut duplicates = 0u64;
@@ -319,7 +323,7 @@ pub(crate) async fn logical_backup(
                 let expire = (ttl >= 0).then(|| now + ttl);
                 let kb = value_bytes(key).unwrap_or_default();
                 digest.add(*db, kb, type_name(payload[0]), expire.is_some());
-                logical::encode_record(*db, kb, expire, payload, &mut buf);
+                layout.record(*db, kb, expire, payload, &mut buf);
                 count += 1;
             }
             let scan = results
@@ -331,6 +335,7 @@ pub(crate) async fn logical_backup(
                 })?
                 .map_err(|e| conn.command_error("SCAN", &e))?;
             if !buf.is_empty() {
+                layout.written(&buf);
                 out.write_all(&buf).await.map_err(RedisError::Output)?;
                 buf.clear();
             }
@@ -340,11 +345,12 @@ pub(crate) async fn logical_backup(
             (cursor, keys) = scan_reply(conn, scan)?;
         }
     }
-    let mut trailer = Vec::new();
-    logical::encode_trailer(count, &mut trailer);
+    let default_version = crate::rdb::rdb_version_for_redis(&info.version()).unwrap_or(9) as u16;
+    let trailer = layout.trailer(count, default_version);
     out.write_all(&trailer).await.map_err(RedisError::Output)?;
     Ok(json!({
         "mode": "logical",
+        "layout": if as_rdb { "rdb assembled from DUMP payloads" } else { "redis-logical" },
         "point_in_time": false,
         "databases": dbs,
         "keys": digest.keys(),

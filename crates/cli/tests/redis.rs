@@ -1,0 +1,400 @@
+//! The redis store through the real `lifeboat` binary, against private `redis-server`s:
+//! backup / verify / verify --deep / restore, refusals, failures (exit 1, no manifest),
+//! the SYNC-refused fallback and a consistent snapshot under a concurrent writer.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{lifeboat, list_json, list_json_env, write_config};
+use predicates::str::contains;
+
+/// A private redis-server on a free loopback port, killed on drop.
+struct Server {
+    child: Child,
+    _dir: tempfile::TempDir,
+    port: u16,
+    password: Option<String>,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
+            .args(["--repl-diskless-sync-delay", "0"])
+            .arg("--dir")
+            .arg(dir.path())
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                if std::env::var("LIFEBOAT_REQUIRE_SERVICES").as_deref() == Ok("1") {
+                    panic!("redis-server cannot be started: {e}");
+                }
+                eprintln!("skipping: redis-server unavailable ({e})");
+                return None;
+            }
+        };
+        let password = extra
+            .iter()
+            .position(|a| *a == "--requirepass")
+            .map(|i| extra[i + 1].to_string());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(Self {
+            child,
+            _dir: dir,
+            port,
+            password,
+        })
+    }
+
+    /// Runs redis-cli against this server; returns its output.
+    fn cli(&self, args: &[&str]) -> String {
+        let mut cmd = Command::new("redis-cli");
+        cmd.args(["-p", &self.port.to_string()]);
+        if let Some(pw) = &self.password {
+            cmd.env("REDISCLI_AUTH", pw);
+        }
+        let out = cmd.args(args).output().unwrap();
+        assert!(out.status.success(), "redis-cli {args:?} failed");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// Pipes raw commands (one per line) through redis-cli.
+    fn pipe(&self, commands: &str) {
+        let mut cmd = Command::new("redis-cli");
+        cmd.args(["-p", &self.port.to_string()]);
+        if let Some(pw) = &self.password {
+            cmd.env("REDISCLI_AUTH", pw);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(commands.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn source_config(dir: &Path, url: &str, extra: &str) {
+    write_config(
+        dir,
+        &format!("[[sources]]\nname = \"cache\"\nkind = \"redis\"\nurl = \"{url}\"\n{extra}"),
+    );
+}
+
+/// The manifest of a `list --json` entry, read from the fs storage.
+fn manifest_of(dir: &Path, listed: &serde_json::Value) -> serde_json::Value {
+    let path = dir
+        .join("backups")
+        .join(listed["source"].as_str().unwrap())
+        .join(listed["id"].as_str().unwrap())
+        .join("manifest.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn fill(server: &Server) {
+    let mut cmds = String::new();
+    for i in 0..300 {
+        cmds.push_str(&format!("SET key:{i} value-{i}\n"));
+    }
+    cmds.push_str("HSET h a 1 b 2\nRPUSH l x y z\nSADD s 1 2 3\nZADD z 1 a 2 b\n");
+    cmds.push_str("XADD st * f v\nXGROUP CREATE st g 0\nSET t v EX 10000\n");
+    cmds.push_str("SELECT 2\nSET other 1\nSET other2 2\n");
+    server.pipe(&cmds);
+}
+
+#[test]
+fn backup_verify_deep_and_restore_with_password_from_env() {
+    let Some(src) = Server::start(&["--requirepass", "s3cret-pw"]) else {
+        return;
+    };
+    fill(&src);
+    let dir = tempfile::tempdir().unwrap();
+    source_config(
+        dir.path(),
+        &format!("redis://127.0.0.1:{}", src.port),
+        "password = \"${REDIS_PW}\"\n",
+    );
+    lifeboat(dir.path())
+        .env("REDIS_PW", "s3cret-pw")
+        .args(["backup", "cache"])
+        .assert()
+        .success();
+    let listed = list_json_env(dir.path(), &[], &[("REDIS_PW", "s3cret-pw")]);
+    assert_eq!(listed.len(), 1);
+    let text = serde_json::to_string(&manifest_of(dir.path(), &listed[0])).unwrap();
+    assert!(!text.contains("s3cret"), "a secret in the manifest: {text}");
+    let meta = &manifest_of(dir.path(), &listed[0])["metadata"];
+    assert_eq!(meta["keys"], 308, "{meta}");
+    assert_eq!(meta["keys_per_db"]["2"], 2);
+    assert_eq!(meta["point_in_time"], true);
+    assert_eq!(listed[0]["dump_format"], "rdb");
+
+    lifeboat(dir.path())
+        .env("REDIS_PW", "s3cret-pw")
+        .args(["verify", "cache"])
+        .assert()
+        .success();
+    lifeboat(dir.path())
+        .env("REDIS_PW", "s3cret-pw")
+        .args(["verify", "cache", "--deep"])
+        .assert()
+        .success()
+        .stdout(contains("restore drill"));
+
+    // Into a fresh server.
+    let dst = Server::start(&[]).unwrap();
+    lifeboat(dir.path())
+        .env("REDIS_PW", "s3cret-pw")
+        .args([
+            "restore",
+            "cache",
+            "--to",
+            &format!("redis://127.0.0.1:{}", dst.port),
+        ])
+        .assert()
+        .success();
+    assert_eq!(dst.cli(&["DBSIZE"]), "306");
+    assert_eq!(dst.cli(&["GET", "key:42"]), "value-42");
+    assert_eq!(dst.cli(&["-n", "2", "GET", "other2"]), "2");
+    let ttl: i64 = dst.cli(&["TTL", "t"]).parse().unwrap();
+    assert!((9990..=10000).contains(&ttl), "ttl {ttl}");
+
+    // Into the non-empty source without --force: refused, unchanged.
+    src.cli(&["SET", "key:1", "changed"]);
+    lifeboat(dir.path())
+        .env("REDIS_PW", "s3cret-pw")
+        .args(["restore", "cache"])
+        .assert()
+        .code(1)
+        .stderr(contains("not empty"));
+    assert_eq!(src.cli(&["GET", "key:1"]), "changed");
+    // With --force the backup's value comes back.
+    lifeboat(dir.path())
+        .env("REDIS_PW", "s3cret-pw")
+        .args(["restore", "cache", "--force"])
+        .assert()
+        .success();
+    assert_eq!(src.cli(&["GET", "key:1"]), "value-1");
+}
+
+fn assert_fails_without_manifest(dir: &Path, env: &[(&str, &str)], message: &str) {
+    let mut cmd = lifeboat(dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.args(["backup", "cache"])
+        .assert()
+        .code(1)
+        .stderr(contains(message));
+    assert!(list_json(dir, &[]).is_empty(), "a manifest was written");
+}
+
+#[test]
+fn wrong_password_unreachable_and_killed_transfer_fail() {
+    let Some(src) = Server::start(&["--requirepass", "right", "--rdb-key-save-delay", "20000"])
+    else {
+        return;
+    };
+    fill(&src);
+    let dir = tempfile::tempdir().unwrap();
+
+    source_config(
+        dir.path(),
+        &format!("redis://:wrong@127.0.0.1:{}", src.port),
+        "",
+    );
+    assert_fails_without_manifest(dir.path(), &[], "authentication failed");
+
+    source_config(
+        dir.path(),
+        &format!("redis://127.0.0.1:{}", free_port()),
+        "connect_timeout_secs = 2\n",
+    );
+    assert_fails_without_manifest(dir.path(), &[], "connect");
+
+    // 300+ keys at 20 ms each: the snapshot takes seconds; kill the replica connection.
+    source_config(
+        dir.path(),
+        &format!("redis://:right@127.0.0.1:{}", src.port),
+        "",
+    );
+    let killer = {
+        let port = src.port;
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1500));
+            Command::new("redis-cli")
+                .args(["-p", &port.to_string(), "CLIENT", "KILL", "TYPE", "replica"])
+                .env("REDISCLI_AUTH", "right")
+                .output()
+                .unwrap()
+        })
+    };
+    assert_fails_without_manifest(dir.path(), &[], "broke off");
+    let out = killer.join().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
+}
+
+#[test]
+fn sync_refused_suggests_logical_and_fallback_takes_a_logical_backup() {
+    let Some(src) = Server::start(&[]) else {
+        return;
+    };
+    fill(&src);
+    src.cli(&[
+        "ACL", "SETUSER", "nosync", "on", ">pw", "~*", "+@all", "-sync", "-psync",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("redis://nosync:pw@127.0.0.1:{}", src.port);
+    source_config(dir.path(), &url, "");
+    assert_fails_without_manifest(dir.path(), &[], "mode = \"logical\"");
+
+    source_config(dir.path(), &url, "fallback = \"logical\"\n");
+    lifeboat(dir.path())
+        .args(["backup", "cache"])
+        .assert()
+        .success();
+    let listed = list_json(dir.path(), &[]);
+    // Still an RDB file (assembled from DUMP payloads), but not point-in-time.
+    assert_eq!(listed[0]["dump_format"], "rdb");
+    let meta = &manifest_of(dir.path(), &listed[0])["metadata"];
+    assert_eq!(meta["fallback_from"], "rdb");
+    assert_eq!(meta["point_in_time"], false);
+    assert_eq!(meta["keys"], 308);
+    lifeboat(dir.path())
+        .args(["verify", "cache", "--deep"])
+        .assert()
+        .success();
+
+    // Logical mode explicitly; verify --deep and a restore into a fresh server.
+    source_config(dir.path(), &url, "mode = \"logical\"\n");
+    lifeboat(dir.path())
+        .args(["backup", "cache"])
+        .assert()
+        .success();
+    assert_eq!(
+        list_json(dir.path(), &[])[0]["dump_format"],
+        "redis-logical"
+    );
+    lifeboat(dir.path())
+        .args(["verify", "cache", "--deep"])
+        .assert()
+        .success();
+    let dst = Server::start(&[]).unwrap();
+    lifeboat(dir.path())
+        .args([
+            "restore",
+            "cache",
+            "--to",
+            &format!("redis://127.0.0.1:{}", dst.port),
+        ])
+        .assert()
+        .success();
+    assert_eq!(dst.cli(&["DBSIZE"]), "306");
+    assert_eq!(
+        dst.cli(&["XINFO", "GROUPS", "st"]).lines().nth(1),
+        Some("g")
+    );
+}
+
+#[test]
+fn rdb_backup_is_one_point_in_time_under_a_writer() {
+    let Some(src) = Server::start(&["--rdb-key-save-delay", "2000"]) else {
+        return;
+    };
+    // Filler keys make the snapshot take a while (2 ms each).
+    let mut cmds = String::new();
+    for i in 0..500 {
+        cmds.push_str(&format!("SET filler:{i} x\n"));
+    }
+    src.pipe(&cmds);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let port = src.port;
+        std::thread::spawn(move || {
+            let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut w = stream;
+            let mut line = String::new();
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                w.write_all(b"MULTI\r\nINCR counter\r\nRPUSH list x\r\nEXEC\r\n")
+                    .unwrap();
+                // +OK, +QUEUED, +QUEUED, *2, :a, :b
+                for _ in 0..6 {
+                    line.clear();
+                    reader.read_line(&mut line).unwrap();
+                }
+                n += 1;
+            }
+            n
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let dir = tempfile::tempdir().unwrap();
+    source_config(dir.path(), &format!("redis://127.0.0.1:{}", src.port), "");
+    lifeboat(dir.path())
+        .args(["backup", "cache"])
+        .assert()
+        .success();
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    let total = writer.join().unwrap();
+
+    let dst = Server::start(&[]).unwrap();
+    lifeboat(dir.path())
+        .args([
+            "restore",
+            "cache",
+            "--to",
+            &format!("redis://127.0.0.1:{}", dst.port),
+        ])
+        .assert()
+        .success();
+    let counter: u64 = dst.cli(&["GET", "counter"]).parse().unwrap();
+    let len: u64 = dst.cli(&["LLEN", "list"]).parse().unwrap();
+    assert_eq!(counter, len, "the snapshot is not one point in time");
+    assert!(
+        counter > 0 && counter < total,
+        "counter {counter}, writes {total}"
+    );
+}
