@@ -281,7 +281,7 @@ pub(crate) async fn logical_backup(
             )
             .await?;
         let (mut cursor, mut keys) = scan_reply(conn, first)?;
-        loop {
+        let mut dedupe = |keys: &mut Vec<Value>| {
             keys.retain(|k| {
                 let mut h = hasher.build_hasher();
                 h.write(value_bytes(k).unwrap_or_default());
@@ -290,25 +290,50 @@ pub(crate) async fn logical_backup(
                     duplicates += 1;
                 }
                 fresh
-            });
+            })
+        };
+        dedupe(&mut keys);
+        let mut handle = page_pipeline(conn, &keys, &cursor, options.scan_count);
+        loop {
             let last = cursor == b"0";
-            let handle = page_pipeline(conn, &keys, &cursor, options.scan_count);
-            let results = handle.await.map_err(|e| RedisError::Command {
+            let mut results = (&mut handle).await.map_err(|e| RedisError::Command {
                 server: conn.server.clone(),
                 command: "DUMP/PTTL pipeline".into(),
                 message: e.to_string(),
             })?;
             let now = now_ms();
+            if results.len() != keys.len() * 2 + 1 {
+                return Err(RedisError::Command {
+                    server: conn.server.clone(),
+                    command: "DUMP/PTTL pipeline".into(),
+                    message: format!(
+                        "{} replies for {} commands",
+                        results.len(),
+                        keys.len() * 2 + 1
+                    ),
+                });
+            }
+            let scan = results
+                .pop()
+                .ok_or_else(|| RedisError::Command {
+                    server: conn.server.clone(),
+                    command: "SCAN".into(),
+                    message: "no reply".into(),
+                })?
+                .map_err(|e| conn.command_error("SCAN", &e))?;
+            // The next page executes on the server while this one is written out.
+            let next = if last {
+                None
+            } else {
+                let (next_cursor, mut next_keys) = scan_reply(conn, scan)?;
+                dedupe(&mut next_keys);
+                handle = page_pipeline(conn, &next_keys, &next_cursor, options.scan_count);
+                Some((next_cursor, next_keys))
+            };
             let mut results = results.into_iter();
             for key in &keys {
-                let dump = results.next();
-                let pttl = results.next();
-                let (Some(dump), Some(pttl)) = (dump, pttl) else {
-                    return Err(RedisError::Command {
-                        server: conn.server.clone(),
-                        command: "DUMP/PTTL pipeline".into(),
-                        message: "fewer replies than commands".into(),
-                    });
+                let (Some(dump), Some(pttl)) = (results.next(), results.next()) else {
+                    break;
                 };
                 let dump = dump.map_err(|e| conn.command_error("DUMP", &e))?;
                 let pttl = pttl.map_err(|e| conn.command_error("PTTL", &e))?;
@@ -316,7 +341,7 @@ pub(crate) async fn logical_backup(
                     vanished += 1;
                     continue;
                 };
-                if ttl == -2 || payload.is_empty() {
+                if ttl == -2 || payload.len() < 11 {
                     vanished += 1;
                     continue;
                 }
@@ -326,23 +351,15 @@ pub(crate) async fn logical_backup(
                 layout.record(*db, kb, expire, payload, &mut buf);
                 count += 1;
             }
-            let scan = results
-                .next()
-                .ok_or_else(|| RedisError::Command {
-                    server: conn.server.clone(),
-                    command: "SCAN".into(),
-                    message: "no reply".into(),
-                })?
-                .map_err(|e| conn.command_error("SCAN", &e))?;
             if !buf.is_empty() {
                 layout.written(&buf);
                 out.write_all(&buf).await.map_err(RedisError::Output)?;
                 buf.clear();
             }
-            if last {
-                break;
+            match next {
+                Some((c, k)) => (cursor, keys) = (c, k),
+                None => break,
             }
-            (cursor, keys) = scan_reply(conn, scan)?;
         }
     }
     let default_version = crate::rdb::rdb_version_for_redis(&info.version()).unwrap_or(9) as u16;
