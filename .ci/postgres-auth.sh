@@ -4,7 +4,7 @@
 #
 # Idempotent: adds, if absent, a scram-sha-256 rule for the role `lifeboat_pw_test` at the TOP
 # of pg_hba.conf (rules are matched first to last), creates or updates that role with a
-# password, and reloads the server's configuration.
+# password and CREATEDB (restores and drills create databases), and reloads the configuration.
 #
 # Env: PGHOST (default 127.0.0.1), PGPORT (5432), PGUSER (root), LIFEBOAT_PW_TEST_PASSWORD
 # (default `lifeboat-pw-test-secret`; the tests use the default).
@@ -37,7 +37,7 @@ psql -d postgres -v ON_ERROR_STOP=1 -q -v role="$role" -v pw="$password" <<'SQL'
 SET password_encryption = 'scram-sha-256';
 SELECT format('CREATE ROLE %I LOGIN', :'role')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
-SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', :'role', :'pw') \gexec
+SELECT format('ALTER ROLE %I LOGIN CREATEDB PASSWORD %L', :'role', :'pw') \gexec
 SELECT pg_reload_conf() \gset
 SQL
 echo "postgres-auth: role ${role} ready, configuration reloaded"
