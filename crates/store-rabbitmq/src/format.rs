@@ -116,7 +116,7 @@ pub struct Trailer {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum Line {
     Header(Header),
-    Message(MessageRecord),
+    Message(Box<MessageRecord>),
     Trailer(Trailer),
 }
 
@@ -260,6 +260,7 @@ impl<'a> DumpReader<'a> {
         match parsed {
             Line::Header(_) => Err(self.bad("a second header line")),
             Line::Message(m) => {
+                let m = *m;
                 let key = (m.vhost.clone(), m.queue.clone());
                 let expected = match self.seen.last_mut() {
                     Some((k, n)) if *k == key => {
@@ -385,7 +386,7 @@ pub(crate) fn message_line(
     index: u64,
     delivery: &lapin::message::Delivery,
 ) -> Vec<u8> {
-    line_bytes(&Line::Message(MessageRecord {
+    line_bytes(&Line::Message(Box::new(MessageRecord {
         vhost: vhost.to_string(),
         queue: queue.to_string(),
         index,
@@ -394,5 +395,5 @@ pub(crate) fn message_line(
         routing_key: delivery.routing_key.as_str().to_string(),
         properties: Properties::from_amqp(&delivery.properties),
         payload: BASE64.encode(&delivery.data),
-    }))
+    })))
 }

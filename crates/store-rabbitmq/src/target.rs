@@ -250,10 +250,13 @@ impl RabbitmqTarget {
             let mut doc = Map::new();
             doc.insert("rabbit_version".into(), version.clone());
             for item in items {
-                doc.entry(item.section.to_string())
+                if let Some(a) = doc
+                    .entry(item.section.to_string())
                     .or_insert_with(|| Value::Array(Vec::new()))
                     .as_array_mut()
-                    .map(|a| a.push(item.object.clone()));
+                {
+                    a.push(item.object.clone());
+                }
             }
             Value::Object(doc)
         };
