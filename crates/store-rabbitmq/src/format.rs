@@ -397,3 +397,118 @@ pub(crate) fn message_line(
         payload: BASE64.encode(&delivery.data),
     })))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Writes a messages dump of `queues` (each a list of payloads) the way the source does.
+    fn dump(queues: &[(String, Vec<Vec<u8>>)]) -> Vec<u8> {
+        let mut out = line_bytes(&Line::Header(Header {
+            format: MESSAGES_HEADER_FORMAT.to_string(),
+            rabbitmq_version: Some("3.10.8".into()),
+            vhosts: None,
+            max_messages_per_queue: 10,
+        }));
+        out.extend_from_slice(b"{\"vhosts\":[{\"name\":\"v\"}],\"queues\":[]}\n");
+        let mut trailer = Trailer::default();
+        for (queue, payloads) in queues {
+            for (i, p) in payloads.iter().enumerate() {
+                out.extend(line_bytes(&Line::Message(Box::new(MessageRecord {
+                    vhost: "v".into(),
+                    queue: queue.clone(),
+                    index: i as u64,
+                    redelivered: false,
+                    exchange: String::new(),
+                    routing_key: queue.clone(),
+                    properties: Properties::default(),
+                    payload: BASE64.encode(p),
+                }))));
+            }
+            trailer.messages += payloads.len() as u64;
+            trailer.queues.push(QueueCount {
+                vhost: "v".into(),
+                queue: queue.clone(),
+                messages: payloads.len() as u64,
+                depth: payloads.len() as u64,
+            });
+        }
+        out.extend(line_bytes(&Line::Trailer(trailer)));
+        out
+    }
+
+    async fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, RabbitmqError> {
+        let mut input: &[u8] = bytes;
+        let mut reader = DumpReader::new(&mut input, MESSAGES_FORMAT)?;
+        reader.read_all_definitions().await?;
+        let mut out = Vec::new();
+        while let Some(m) = reader.next_message().await? {
+            out.push((m.queue.clone(), m.body().unwrap()));
+        }
+        Ok(out)
+    }
+
+    fn queues() -> impl Strategy<Value = Vec<(String, Vec<Vec<u8>>)>> {
+        prop::collection::btree_map(
+            "[a-z\"\\\\\n]{1,6}",
+            prop::collection::vec(prop::collection::vec(any::<u8>(), 0..40), 0..6),
+            0..4,
+        )
+        .prop_map(|m| m.into_iter().collect())
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+    }
+
+    proptest! {
+        #[test]
+        fn messages_dumps_round_trip(queues in queues()) {
+            let bytes = dump(&queues);
+            let got = runtime().block_on(read(&bytes)).unwrap();
+            let want: Vec<(String, Vec<u8>)> = queues
+                .iter()
+                .flat_map(|(q, ps)| ps.iter().map(move |p| (q.clone(), p.clone())))
+                .collect();
+            prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn any_truncation_is_corrupt(queues in queues(), cut in 0.0f64..1.0) {
+            let bytes = dump(&queues);
+            let at = ((bytes.len() as f64) * cut) as usize;
+            prop_assume!(at < bytes.len());
+            let err = runtime().block_on(read(&bytes[..at])).unwrap_err();
+            prop_assert_eq!(err.kind(), backup_core::StoreErrorKind::Corrupt);
+        }
+    }
+
+    #[test]
+    fn reordered_or_miscounted_dumps_are_corrupt() {
+        let q = vec![
+            ("a".to_string(), vec![b"1".to_vec(), b"2".to_vec()]),
+            ("b".to_string(), vec![b"3".to_vec()]),
+        ];
+        let text = String::from_utf8(dump(&q)).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        // Swap the two messages of queue a: indexes out of order.
+        let mut swapped = lines.clone();
+        swapped.swap(2, 3);
+        // Drop a message: the trailer no longer matches.
+        let mut dropped = lines.clone();
+        dropped.remove(4);
+        // A second header.
+        let mut doubled = lines.clone();
+        doubled.insert(2, lines[0]);
+        for bad in [swapped, dropped, doubled] {
+            let bytes = format!("{}\n", bad.join("\n"));
+            let err = runtime().block_on(read(bytes.as_bytes())).unwrap_err();
+            assert_eq!(err.kind(), backup_core::StoreErrorKind::Corrupt, "{err}");
+        }
+        assert!(runtime().block_on(read(text.as_bytes())).is_ok());
+    }
+}
