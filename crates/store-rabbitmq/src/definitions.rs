@@ -154,6 +154,8 @@ pub(crate) struct QueueInfo {
     pub auto_delete: bool,
     /// `classic`, `quorum` or `stream`.
     pub kind: String,
+    /// The `x-delivery-limit` argument, when set.
+    pub delivery_limit: Option<i64>,
 }
 
 impl QueueInfo {
@@ -174,6 +176,10 @@ impl QueueInfo {
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
             kind,
+            delivery_limit: obj
+                .get("arguments")
+                .and_then(|a| a.get("x-delivery-limit"))
+                .and_then(Value::as_i64),
         }
     }
 }
@@ -347,5 +353,52 @@ mod tests {
         assert_eq!(c.vhosts["b"]["queues"], 0);
         assert!(d.check_shape().is_ok());
         assert!(Definitions::default().check_shape().is_err());
+    }
+}
+
+/// The delivery limit a policy list gives a quorum queue: RabbitMQ applies the one matching
+/// policy of highest priority (`apply-to` all, queues or quorum_queues; `pattern` a regular
+/// expression on the name). A pattern this crate cannot compile counts as matching, so a limit
+/// is never missed.
+pub(crate) fn policy_delivery_limit(policies: &[Value], vhost: &str, queue: &str) -> Option<i64> {
+    let mut best: Option<(i64, &Value)> = None;
+    for p in policies {
+        if vhost_of("policies", p) != Some(vhost) {
+            continue;
+        }
+        let applies = matches!(
+            p.get("apply-to").and_then(Value::as_str).unwrap_or("all"),
+            "all" | "queues" | "quorum_queues"
+        );
+        let pattern = p.get("pattern").and_then(Value::as_str).unwrap_or("");
+        let matches = regex::Regex::new(pattern).map_or(true, |r| r.is_match(queue));
+        if !applies || !matches {
+            continue;
+        }
+        let priority = p.get("priority").and_then(Value::as_i64).unwrap_or(0);
+        if best.is_none_or(|(b, _)| priority > b) {
+            best = Some((priority, p));
+        }
+    }
+    best.and_then(|(_, p)| p.get("definition")?.get("delivery-limit")?.as_i64())
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_highest_priority_matching_policy_wins() {
+        let policies = vec![
+            json!({"vhost": "v", "name": "a", "pattern": "^q", "apply-to": "queues", "priority": 1, "definition": {"delivery-limit": 3}}),
+            json!({"vhost": "v", "name": "b", "pattern": "^qq$", "apply-to": "all", "priority": 5, "definition": {"max-length": 3}}),
+            json!({"vhost": "w", "name": "c", "pattern": ".*", "priority": 9, "definition": {"delivery-limit": 1}}),
+            json!({"vhost": "v", "name": "d", "pattern": ".*", "apply-to": "exchanges", "priority": 9, "definition": {"delivery-limit": 1}}),
+        ];
+        assert_eq!(policy_delivery_limit(&policies, "v", "q1"), Some(3));
+        assert_eq!(policy_delivery_limit(&policies, "v", "qq"), None);
+        assert_eq!(policy_delivery_limit(&policies, "v", "other"), None);
+        assert_eq!(policy_delivery_limit(&policies, "w", "x"), Some(1));
     }
 }

@@ -17,6 +17,8 @@ pub(crate) struct Export {
     one_line: bool,
     pub counts: Counts,
     pub queues: Vec<QueueInfo>,
+    /// The policies written (small; used to find quorum queues' delivery limits).
+    pub policies: Vec<Value>,
     pub rabbitmq_version: Option<String>,
     /// Filter mode: the users, held back until the permissions tell which are needed.
     held_users: Vec<(String, Vec<u8>, Value)>,
@@ -38,6 +40,7 @@ impl Export {
             one_line,
             counts: Counts::default(),
             queues: Vec::new(),
+            policies: Vec::new(),
             rabbitmq_version: None,
             held_users: Vec::new(),
             perm_users: BTreeSet::new(),
@@ -168,6 +171,9 @@ impl Export {
         self.counts.add(section, obj);
         if section == "queues" {
             self.queues.push(QueueInfo::from_definition(obj));
+        }
+        if section == "policies" {
+            self.policies.push(obj.clone());
         }
     }
 

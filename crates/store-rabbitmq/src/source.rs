@@ -15,7 +15,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::amqp::{amqp_error, connect};
 use crate::api::Api;
-use crate::definitions::{QueueInfo, MAX_OBJECT_BYTES};
+use crate::definitions::{policy_delivery_limit, QueueInfo, MAX_OBJECT_BYTES};
 use crate::error::{RabbitmqError, Step};
 use crate::export::Export;
 use crate::format::{
@@ -101,7 +101,9 @@ impl RabbitmqSource {
         });
         if messages {
             out.write_all(b"\n").await.map_err(RabbitmqError::Output)?;
-            let trailer = self.backup_messages(&export.queues, out).await?;
+            let trailer = self
+                .backup_messages(&export.queues, &export.policies, out)
+                .await?;
             metadata["messages"] = json!({
                 "total": trailer.messages,
                 "max_per_queue": self.options.max_messages_per_queue,
@@ -183,13 +185,36 @@ impl RabbitmqSource {
         Ok(export)
     }
 
+    /// A quorum queue's delivery limit: its argument, else the policy and operator policy
+    /// that apply to it (the smaller of the two).
+    fn delivery_limit(&self, q: &QueueInfo, policies: &[Value], operator: &[Value]) -> Option<i64> {
+        if q.delivery_limit.is_some() {
+            return q.delivery_limit;
+        }
+        let a = policy_delivery_limit(policies, &q.vhost, &q.name);
+        let b = policy_delivery_limit(operator, &q.vhost, &q.name);
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Reads the messages of every eligible queue, vhost by vhost, and puts them back.
     async fn backup_messages(
         &self,
         queues: &[QueueInfo],
+        policies: &[Value],
         out: &mut (dyn AsyncWrite + Send + Unpin),
     ) -> Result<Trailer, RabbitmqError> {
         let mut trailer = Trailer::default();
+        // Operator policies are not part of the definitions export.
+        let operator: Vec<Value> = if queues.iter().any(|q| q.kind == "quorum") {
+            self.api
+                .get_json(Step::ReadMessages, "/api/operator-policies")
+                .await?
+        } else {
+            Vec::new()
+        };
         let mut by_vhost: BTreeMap<&str, Vec<&QueueInfo>> = BTreeMap::new();
         for q in queues {
             let reason = if q.kind == "stream" {
@@ -203,6 +228,13 @@ impl RabbitmqSource {
                 )
             } else if q.auto_delete {
                 Some("auto-delete queue".to_string())
+            } else if q.kind == "quorum" {
+                self.delivery_limit(q, policies, &operator).map(|limit| {
+                    format!(
+                        "quorum queue with a delivery limit ({limit}): every backup counts as a \
+                         delivery attempt and would eventually dead-letter or drop its messages"
+                    )
+                })
             } else {
                 None
             };

@@ -74,7 +74,23 @@ async fn ten_thousand_messages_round_trip_in_order() {
         publish(&v, name, &m).await;
         sent.push(m);
     }
-    // Reported, never silently skipped: a queue with a consumer, and a transient one.
+    // Reported, never silently skipped: a queue with a consumer, a transient one, and quorum
+    // queues with a delivery limit (argument or policy) that backups would use up.
+    s.put(
+        &format!("/api/queues/{ev}/limited"),
+        json!({"durable": true, "arguments": {"x-queue-type": "quorum", "x-delivery-limit": 3}}),
+    )
+    .await;
+    s.put(
+        &format!("/api/policies/{ev}/limit"),
+        json!({"pattern": "^plimited$", "definition": {"delivery-limit": 2}, "apply-to": "queues"}),
+    )
+    .await;
+    s.put(
+        &format!("/api/queues/{ev}/plimited"),
+        json!({"durable": true, "arguments": {"x-queue-type": "quorum"}}),
+    )
+    .await;
     s.put(&format!("/api/queues/{ev}/busy"), json!({"durable": true}))
         .await;
     s.put(
@@ -102,7 +118,14 @@ async fn ten_thousand_messages_round_trip_in_order() {
     busy_conn.close(200, "ok").await.unwrap();
     assert_eq!(metadata["messages"]["total"], 10_000);
     let skipped = metadata["messages"]["skipped"].as_array().unwrap();
-    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert_eq!(skipped.len(), 4, "{skipped:?}");
+    for limited in ["limited", "plimited"] {
+        assert!(
+            skipped.iter().any(|q| q["queue"] == limited
+                && q["reason"].as_str().unwrap().contains("delivery limit")),
+            "{skipped:?}"
+        );
+    }
     assert!(skipped
         .iter()
         .any(|q| q["queue"] == "busy" && q["reason"].as_str().unwrap().contains("consumer")));
