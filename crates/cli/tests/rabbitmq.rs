@@ -318,7 +318,7 @@ async fn backup_verify_restore_with_messages_through_the_cli() {
     let (code, out) = tokio::task::spawn_blocking(move || {
         let o = lifeboat(&d)
             .env("RABBIT_PW", "guest")
-            .args(["restore", "broker"])
+            .args(["restore", "broker", "--to", "http://127.0.0.1:15672"])
             .output()
             .unwrap();
         (
@@ -334,6 +334,10 @@ async fn backup_verify_restore_with_messages_through_the_cli() {
     .unwrap();
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("20 message(s) republished"), "{out}");
+    assert!(
+        out.contains("http://guest@127.0.0.1:15672"),
+        "the --to target is not named: {out}"
+    );
     v.grant_guest().await;
     assert_eq!(
         v.get("queues", "orders").await["arguments"]["x-max-length"],

@@ -43,9 +43,11 @@
 //! - After the backup the messages are back in their queue in their order, but with the
 //!   `redelivered` flag set (quorum queues also count the delivery in `x-delivery-count`), and
 //!   a consumer that attaches during the backup sees them only once they are put back.
-//! - Queues with consumers, stream queues, non-durable and auto-delete queues, and queues that
-//!   cannot be opened (exclusive to another connection) are not read: they are listed with the
-//!   reason in the trailer and the manifest's `messages.skipped`, and logged as warnings.
+//! - Queues with consumers, stream queues, non-durable and auto-delete queues, queues that
+//!   cannot be opened (exclusive to another connection), and quorum queues with a delivery
+//!   limit (argument, policy or operator policy: every backup would count as a delivery attempt)
+//!   are not read: they are listed with the reason in the trailer and the manifest's
+//!   `messages.skipped`, and logged as warnings.
 //! - On restore, a message's `user_id` naming a user other than the restoring one is dropped
 //!   (the broker refuses it); `expiration` restarts from the restore.
 //!
