@@ -9,7 +9,8 @@
 #   1. QUEUES durable queues (each bound to an exchange): `curl .../api/definitions > /dev/null`
 #      vs `lifeboat backup` of the whole broker (definitions, zstd 3, age, fs storage): wall
 #      time (median of BENCH_RUNS, alternating), target lifeboat < 2 x curl;
-#   2. `lifeboat backup` of the vhost with `messages = true`, 3 queues x MESSAGES_PER_QUEUE
+#   2. `lifeboat backup` of the vhost with `messages = true`, 3 queues (classic, quorum, lazy)
+#      x MESSAGES_PER_QUEUE
 #      persistent messages (512-byte binary payloads, headers): msgs/s, target >= 2000;
 #   3. `lifeboat restore` of that backup after deleting the vhost: msgs/s, target >= 2000;
 #   4. peak RSS (`/usr/bin/time -v`) of every lifeboat command.
@@ -113,10 +114,9 @@ DEF_BYTES=$(curl -sf -u "$AUTH" "$API/api/definitions" | wc -c)
 
 TOTAL=$((3 * PER_QUEUE))
 echo "publishing $TOTAL messages..." >&2
-for q in m1 m2 m3; do
-    api PUT "/api/queues/$VHOST/$q" '{"durable":true}'
-done
-api PUT "/api/queues/$VHOST/m2" '{"durable":true,"arguments":{"x-queue-type":"quorum"}}' 2>/dev/null || true
+api PUT "/api/queues/$VHOST/m1" '{"durable":true}'
+api PUT "/api/queues/$VHOST/m2" '{"durable":true,"arguments":{"x-queue-type":"quorum"}}'
+api PUT "/api/queues/$VHOST/m3" '{"durable":true,"arguments":{"x-queue-mode":"lazy"}}'
 for q in m1 m2 m3; do "$GEN" "$VHOST" "$q" "$PER_QUEUE" 512; done
 
 echo "messages backup..." >&2
