@@ -85,6 +85,11 @@ pub struct PostgresOptions {
     #[serde(default = "default_maintenance_database")]
     pub maintenance_database: String,
 
+    /// Seconds pg_dump waits for a table lock (`--lock-wait-timeout`) before failing the
+    /// backup, instead of queueing forever behind a long `ALTER TABLE`. Default 300.
+    #[serde(default = "default_lock_wait_timeout")]
+    pub lock_wait_timeout_secs: u64,
+
     /// Seconds to wait for a connection before giving up. Default 10.
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_secs: u64,
@@ -128,6 +133,10 @@ fn default_maintenance_database() -> String {
     "postgres".to_string()
 }
 
+fn default_lock_wait_timeout() -> u64 {
+    300
+}
+
 fn default_connect_timeout() -> u64 {
     10
 }
@@ -149,6 +158,7 @@ impl PostgresOptions {
             no_owner: false,
             bin_dir: None,
             maintenance_database: default_maintenance_database(),
+            lock_wait_timeout_secs: default_lock_wait_timeout(),
             connect_timeout_secs: default_connect_timeout(),
         }
     }
@@ -170,6 +180,7 @@ impl std::fmt::Debug for PostgresOptions {
             .field("no_owner", &self.no_owner)
             .field("bin_dir", &self.bin_dir)
             .field("maintenance_database", &self.maintenance_database)
+            .field("lock_wait_timeout_secs", &self.lock_wait_timeout_secs)
             .field("connect_timeout_secs", &self.connect_timeout_secs)
             .finish()
     }

@@ -215,6 +215,10 @@ impl PostgresSource {
         let mut args = vec![
             format!("--format={}", self.options.format.as_str()),
             "--no-password".to_string(),
+            format!(
+                "--lock-wait-timeout={}s",
+                self.options.lock_wait_timeout_secs.max(1)
+            ),
         ];
         if self.options.format == DumpFormat::Custom {
             args.push("--compress=0".to_string());
