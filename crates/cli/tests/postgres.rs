@@ -244,6 +244,26 @@ fn restore_into_a_non_empty_database_without_force_changes_nothing() {
         psql(&other.name, "SELECT string_agg(v, ',') FROM keep"),
         "precious"
     );
+
+    // --dry-run reports what a restore would do and changes nothing.
+    let out = lifeboat(dir.path())
+        .args(["restore", "orders", "--dry-run", "--to", &other.url()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains("refused") && text.contains("not empty"),
+        "{text}"
+    );
+    let missing = Db::named("cli_ne_missing");
+    let out = lifeboat(dir.path())
+        .args(["restore", "orders", "--dry-run", "--to", &missing.url()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("would create the database"), "{text}");
+    assert!(!missing.exists(), "a dry run created the database");
     assert_eq!(
         psql(
             &other.name,

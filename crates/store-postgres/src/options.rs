@@ -19,7 +19,8 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct PostgresOptions {
     /// The server and database: `postgres://user[:password]@host[:port]/database`
-    /// (`postgresql://` works too; `?sslmode=...` is passed on to the client tools). The
+    /// (`postgresql://` works too; `?sslmode=disable` or `prefer` is passed on to the client
+    /// tools; TLS-only modes such as `require` are not supported yet and refused). The
     /// password is better given in `password`; either way it reaches `pg_dump`, `pg_restore`
     /// and `psql` only through their environment (`PGPASSWORD`), never their command line, and
     /// the URL is shown everywhere with its password removed.
