@@ -113,6 +113,9 @@ pub(crate) async fn live_digest(conn: &Conn) -> Result<KeyDigest, RedisError> {
             continue;
         }
         conn.select(*db).await?;
+        // SCAN may return a key twice; 64-bit key hashes keep memory at ~16 B per key.
+        let hasher = std::collections::hash_map::RandomState::new();
+        use std::hash::BuildHasher as _;
         let mut seen = std::collections::HashSet::new();
         let mut cursor = b"0".to_vec();
         loop {
@@ -136,7 +139,7 @@ pub(crate) async fn live_digest(conn: &Conn) -> Result<KeyDigest, RedisError> {
                 .map(|k| k.into_array())
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|k| seen.insert(value_bytes(k).unwrap_or_default().to_vec()))
+                .filter(|k| seen.insert(hasher.hash_one(value_bytes(k).unwrap_or_default())))
                 .collect();
             let pipe = conn.client.pipeline();
             for k in &keys {
