@@ -35,6 +35,8 @@ pub struct RabbitmqSource {
     options: RabbitmqOptions,
     endpoints: Endpoints,
     api: Api,
+    /// `/api/overview` as preflight read it, reused once by the backup that follows.
+    overview: std::sync::Mutex<Option<Value>>,
 }
 
 impl RabbitmqSource {
@@ -59,6 +61,7 @@ impl RabbitmqSource {
             options,
             endpoints,
             api,
+            overview: std::sync::Mutex::new(None),
         })
     }
 
@@ -70,7 +73,15 @@ impl RabbitmqSource {
         &self,
         out: &mut (dyn AsyncWrite + Send + Unpin),
     ) -> Result<Value, RabbitmqError> {
-        let overview = self.overview(Step::Export).await?;
+        let cached = self
+            .overview
+            .lock()
+            .map(|mut o| o.take())
+            .unwrap_or_default();
+        let overview = match cached {
+            Some(o) => o,
+            None => self.overview(Step::Export).await?,
+        };
         let messages = self.options.messages;
         if messages {
             let header = Line::Header(Header {
@@ -464,6 +475,9 @@ impl Source for RabbitmqSource {
 
     async fn preflight(&self) -> Result<Preflight, StoreError> {
         let overview = self.overview(Step::Preflight).await?;
+        if let Ok(mut cache) = self.overview.lock() {
+            *cache = Some(overview.clone());
+        }
         let whoami: Value = self.api.get_json(Step::Preflight, "/api/whoami").await?;
         let tags: Vec<String> = match whoami.get("tags") {
             Some(Value::Array(a)) => a
