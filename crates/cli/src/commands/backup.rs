@@ -343,8 +343,8 @@ async fn backup_locked(
 /// A dump that holds credentials (a RabbitMQ export carries its users' password hashes) and
 /// went to storage unencrypted gets a warning of its own, besides the run's general one.
 fn warn_if_secrets_unencrypted(source: &str, manifest: &backup_core::Manifest) {
-    let holds_secrets = manifest.metadata.get("contains_password_hashes")
-        == Some(&serde_json::Value::Bool(true));
+    let holds_secrets =
+        manifest.metadata.get("contains_password_hashes") == Some(&serde_json::Value::Bool(true));
     if holds_secrets && !manifest.is_encrypted() {
         tracing::warn!(
             source,
