@@ -10,15 +10,16 @@
 #   2. `pg_dump -Fc > file`                    pg_dump's default (zlib) compression
 #   3. `lifeboat backup` (custom format, zstd level 3, age, local fs storage)
 #        targets: wall <= 1.25 x (1), wall <= 0.3 x (2), stored size <= (2)'s file
-#   4. `pg_restore -d NEW` of an uncompressed custom dump (pg_dump -Fc -Z0 file)
+#   4. `CREATE DATABASE NEW` + `pg_restore -d NEW` of an uncompressed custom dump (-Fc -Z0 file)
 #   5. `lifeboat restore --to postgres://.../NEW2`     target: wall <= 1.2 x (4)
 #   peak RSS of every lifeboat command from /usr/bin/time: target <= 64 MiB.
 #
-# Environment: PGHOST/PGPORT/PGUSER (default 127.0.0.1, 5432, root; trust or PGPASSWORD),
+# Environment: BENCH_RUNS (default 1: median of N alternating runs), PGHOST/PGPORT/PGUSER (default 127.0.0.1, 5432, root; trust or PGPASSWORD),
 # BENCH_KEEP=1 keeps the temp folder, CARGO_TARGET_DIR. Drops its databases at the end.
 set -euo pipefail
 
 SIZE_MB=${1:-1024}
+RUNS=${BENCH_RUNS:-1}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-root}
@@ -112,47 +113,59 @@ kind = "postgres"
 url = "postgres://$PGUSER@$PGHOST:$PGPORT/$DB"
 TOML
 
-# timed LABEL CMD... (stdout to LABEL.out): "wall_s rss_kib" into LABEL.time
+# timed LABEL CMD... (stdout to LABEL.out): appends "wall_s rss_kib user_s sys_s" to
+# LABEL.times (CPU includes the children lifeboat waits for: pg_dump, pg_restore; not the
+# server's backends)
 timed() {
     local label=$1; shift
     sync
-    /usr/bin/time -f "%e %M" -o "$WORK/$label.time" "$@" >"$WORK/$label.out" 2>"$WORK/$label.err" || {
+    /usr/bin/time -f "%e %M %U %S" -o "$WORK/t.out" "$@" >"$WORK/$label.out" 2>"$WORK/$label.err" || {
         echo "$label failed:" >&2; cat "$WORK/$label.err" >&2; exit 1; }
+    tail -1 "$WORK/t.out" >> "$WORK/$label.times"
 }
-wall() { awk '{print $1}' "$WORK/$1.time" | tail -1; }
-rss() { awk '{print $2}' "$WORK/$1.time" | tail -1; }
+# the run with the median wall time: its wall, RSS and CPU
+median_line() { sort -n "$WORK/$1.times" | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
+wall() { median_line "$1" | awk '{print $1}'; }
+cpu() { median_line "$1" | awk '{print $3 + $4}'; }
+rss() { awk '{print $2}' "$WORK/$1.times" | sort -n | tail -1; }
+drop_db() { psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)"; }
 
 LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg)
-echo "measuring..." >&2
+echo "measuring ($RUNS runs each, alternating)..." >&2
 pg_dump -Fc -Z0 -d "$DB" > /dev/null      # warm-up: the table files in the page cache
-timed dump_z0 pg_dump -Fc -Z0 -d "$DB"
-rm -f "$WORK/dump_z0.out"
-timed dump_fc pg_dump -Fc -d "$DB"
-FC_BYTES=$(stat -c %s "$WORK/dump_fc.out"); rm -f "$WORK/dump_fc.out"
-timed lb_backup "$BIN" backup bench
-LB_BYTES=$(find "$WORK/backups/bench" -name 'data.*' -printf '%s\n' | head -1)
 pg_dump -Fc -Z0 -d "$DB" -f "$WORK/raw.dump"
-psql -X -q -d postgres -c "CREATE DATABASE $BASE_RESTORE"
-timed pg_restore pg_restore -d "$BASE_RESTORE" "$WORK/raw.dump"
+for run in $(seq "$RUNS"); do
+    timed dump_z0 pg_dump -Fc -Z0 -d "$DB"
+    rm -f "$WORK/dump_z0.out"
+    timed dump_fc pg_dump -Fc -d "$DB"
+    FC_BYTES=$(stat -c %s "$WORK/dump_fc.out"); rm -f "$WORK/dump_fc.out"
+    timed lb_backup "$BIN" backup bench
+    # the same work as lifeboat's restore into a new database: create it, restore, count
+    drop_db "$BASE_RESTORE"
+    timed pg_restore sh -c "psql -X -q -d postgres -c 'CREATE DATABASE $BASE_RESTORE' && pg_restore -d $BASE_RESTORE '$WORK/raw.dump'"
+    drop_db "$LB_RESTORE"
+    timed lb_restore "$BIN" restore bench --to "postgres://$PGUSER@$PGHOST:$PGPORT/$LB_RESTORE"
+done
 rm -f "$WORK/raw.dump"
-timed lb_restore "$BIN" restore bench --to "postgres://$PGUSER@$PGHOST:$PGPORT/$LB_RESTORE"
+LB_BYTES=$(find "$WORK/backups/bench" -name 'data.*' -printf '%s\n' | head -1)
 LOAD_AFTER=$(cut -d' ' -f1 /proc/loadavg)
 test "$(psql -X -tA -d "$LB_RESTORE" -c 'SELECT count(*) FROM orders')" = \
      "$(psql -X -tA -d "$DB" -c 'SELECT count(*) FROM orders')"
 
 awk -v size="$SIZE" -v rows="$ROWS" -v z0="$(wall dump_z0)" -v fc="$(wall dump_fc)" \
     -v lb="$(wall lb_backup)" -v pr="$(wall pg_restore)" -v lr="$(wall lb_restore)" \
+    -v c_z0="$(cpu dump_z0)" -v c_fc="$(cpu dump_fc)" -v c_lb="$(cpu lb_backup)" -v c_pr="$(cpu pg_restore)" -v c_lr="$(cpu lb_restore)" \
     -v rss_b="$(rss lb_backup)" -v rss_r="$(rss lb_restore)" -v fcb="$FC_BYTES" -v lbb="$LB_BYTES" \
-    -v l1="$LOAD_BEFORE" -v l2="$LOAD_AFTER" -v cores="$(nproc)" '
+    -v runs="$RUNS" -v l1="$LOAD_BEFORE" -v l2="$LOAD_AFTER" -v cores="$(nproc)" '
 function verdict(ok) { return ok ? "PASS" : "FAIL" }
 BEGIN {
-    printf "postgres store benchmark: %d MB database, %d rows, %d cores (load %s -> %s)\n\n", size, rows, cores, l1, l2;
-    printf "%-44s %9s %9s\n", "command", "wall s", "peak RSS";
-    printf "%-44s %9.2f %9s\n", "pg_dump -Fc -Z0 > /dev/null", z0, "-";
-    printf "%-44s %9.2f %9s\n", "pg_dump -Fc > file (zlib)", fc, "-";
-    printf "%-44s %9.2f %6.1f MiB\n", "lifeboat backup (custom, zstd 3, age, fs)", lb, rss_b / 1024;
-    printf "%-44s %9.2f %9s\n", "pg_restore -d NEW (uncompressed custom)", pr, "-";
-    printf "%-44s %9.2f %6.1f MiB\n\n", "lifeboat restore --to NEW2", lr, rss_r / 1024;
+    printf "postgres store benchmark: %d MB database, %d rows, %d cores, median of %d runs (load %s -> %s)\n\n", size, rows, cores, runs, l1, l2;
+    printf "%-44s %9s %9s %10s\n", "command", "wall s", "CPU s", "peak RSS";
+    printf "%-44s %9.2f %9.2f %10s\n", "pg_dump -Fc -Z0 > /dev/null", z0, c_z0, "-";
+    printf "%-44s %9.2f %9.2f %10s\n", "pg_dump -Fc > file (zlib)", fc, c_fc, "-";
+    printf "%-44s %9.2f %9.2f %6.1f MiB\n", "lifeboat backup (custom, zstd 3, age, fs)", lb, c_lb, rss_b / 1024;
+    printf "%-44s %9.2f %9.2f %10s\n", "createdb + pg_restore (uncompressed custom)", pr, c_pr, "-";
+    printf "%-44s %9.2f %9.2f %6.1f MiB\n\n", "lifeboat restore --to NEW2", lr, c_lr, rss_r / 1024;
     printf "%-52s %10s %8s %8s\n", "target", "measured", "limit", "verdict";
     printf "%-52s %10.2f %8s %8s\n", "backup wall / pg_dump -Z0 wall", lb / z0, "1.25", verdict(lb <= 1.25 * z0);
     printf "%-52s %10.2f %8s %8s\n", "backup wall / pg_dump -Fc wall", lb / fc, "0.30", verdict(lb <= 0.3 * fc);

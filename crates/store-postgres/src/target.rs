@@ -233,7 +233,8 @@ impl Target for PostgresTarget {
             {
                 match header.kind {
                     PartKind::Globals if self.options.restore_globals => {
-                        loader.load_globals(&self.conn, &mut reader).await?;
+                        let server = self.to.as_ref().unwrap_or(&self.conn);
+                        loader.load_globals(server, &mut reader).await?;
                         done.push(serde_json::json!({ "globals": "applied" }));
                     }
                     PartKind::Globals => {
