@@ -168,3 +168,29 @@ async fn preflight_reports_server_and_sizes() {
     assert_eq!(preflight.details["databases"][0]["tables"], 1);
     assert!(source.dump_format() == "pg_dump-custom" && source.extension() == "dump");
 }
+
+#[tokio::test]
+async fn a_unix_socket_url_works_for_the_client_and_the_tools() {
+    let Some(db) = TestDb::create("socket").await else {
+        return;
+    };
+    if !std::path::Path::new("/var/run/postgresql/.s.PGSQL.5432").exists() {
+        eprintln!("skipping: no unix socket in /var/run/postgresql");
+        return;
+    }
+    db.execute("CREATE TABLE t(id int); INSERT INTO t SELECT generate_series(1, 10);")
+        .await;
+    let url = format!("postgres://root@%2Fvar%2Frun%2Fpostgresql:5432/{}", db.name);
+    let options = PostgresOptions::from_url(url);
+    let (_sink, manifest) = backup(&PostgresSource::new(options).unwrap())
+        .await
+        .unwrap();
+    let meta = PostgresMetadata::from_value(&manifest.metadata).unwrap();
+    assert_eq!(meta.databases[0].tables["public.t"], 10);
+    assert!(
+        meta.server
+            .starts_with("postgres://root@[/var/run/postgresql]:5432/"),
+        "{}",
+        meta.server
+    );
+}
