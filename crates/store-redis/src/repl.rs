@@ -11,9 +11,9 @@
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
 use crate::options::Endpoint;
+use crate::raw::{self, Stream};
 use crate::RedisError;
 
 /// How long the server may stay silent (no keep-alive, no data) before the transfer is
@@ -52,25 +52,8 @@ pub(crate) async fn snapshot<T: AsyncWrite + Unpin>(
         step,
         message,
     };
-    if ep.tls {
-        return Err(RedisError::Config(format!(
-            "{server}: TLS (rediss://) is not supported by this build of the redis store"
-        )));
-    }
-    let tcp = tokio::time::timeout(
-        ep.connect_timeout,
-        TcpStream::connect((ep.host.as_str(), ep.port)),
-    )
-    .await
-    .map_err(|_| {
-        conn_err(
-            "connect",
-            format!("no connection within {:?}", ep.connect_timeout),
-        )
-    })?
-    .map_err(|e| conn_err("connect", e.to_string()))?;
-    let _ = tcp.set_nodelay(true);
-    let mut conn = BufReader::with_capacity(64 * 1024, tcp);
+    let stream = raw::open(ep).await?;
+    let mut conn = BufReader::with_capacity(64 * 1024, stream);
 
     if let Some(password) = &ep.password {
         let cmd = match &ep.username {
@@ -224,11 +207,7 @@ async fn write_both<T: AsyncWrite + Unpin>(
     Ok(())
 }
 
-async fn send(
-    conn: &mut BufReader<TcpStream>,
-    data: &[u8],
-    server: &str,
-) -> Result<(), RedisError> {
+async fn send(conn: &mut BufReader<Stream>, data: &[u8], server: &str) -> Result<(), RedisError> {
     conn.get_mut()
         .write_all(data)
         .await
@@ -239,7 +218,7 @@ async fn send(
         })
 }
 
-async fn read_some(conn: &mut BufReader<TcpStream>, buf: &mut [u8]) -> Result<usize, String> {
+async fn read_some(conn: &mut BufReader<Stream>, buf: &mut [u8]) -> Result<usize, String> {
     match tokio::time::timeout(IDLE, conn.read(buf)).await {
         Ok(Ok(n)) => Ok(n),
         Ok(Err(e)) => Err(e.to_string()),
@@ -248,7 +227,7 @@ async fn read_some(conn: &mut BufReader<TcpStream>, buf: &mut [u8]) -> Result<us
 }
 
 /// One reply line without its line end (empty for a keep-alive newline).
-async fn read_line(conn: &mut BufReader<TcpStream>, server: &str) -> Result<String, RedisError> {
+async fn read_line(conn: &mut BufReader<Stream>, server: &str) -> Result<String, RedisError> {
     let mut line = Vec::new();
     let err = |message: String| RedisError::Connection {
         server: server.to_string(),

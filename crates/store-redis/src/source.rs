@@ -7,16 +7,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use backup_core::{Preflight, Source, StoreError};
-use fred::prelude::*;
-use fred::types::CustomCommand;
 use serde_json::json;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use crate::conn::{value_bytes, Conn, ServerInfo};
+use crate::conn::{Conn, ServerInfo};
 use crate::digest::{type_name, KeyDigest};
 use crate::layout::Layout;
 use crate::options::{Endpoint, Mode};
+use crate::raw::RawConn;
 use crate::rdb::{Item, RdbParser};
+use crate::resp::{self, Reply};
 use crate::{repl, RedisError, RedisOptions, KIND};
 
 /// The backup side: a point-in-time RDB snapshot (`mode = "rdb"`, dump format `rdb`) or a
@@ -97,7 +97,7 @@ impl Source for RedisSource {
         };
         let result = match self.options.mode {
             Mode::Logical => {
-                let r = logical_backup(&conn, &self.options, &info, out, false).await;
+                let r = logical_backup(&self.endpoint, &self.options, &info, out, false).await;
                 r.map(|m| with_server(m, &info, None))
             }
             Mode::Rdb => match rdb_backup(&self.endpoint, out).await {
@@ -109,7 +109,7 @@ impl Source for RedisSource {
                         server = %self.endpoint.redacted(),
                         "the server refused SYNC ({message}); taking a logical backup instead"
                     );
-                    logical_backup(&conn, &self.options, &info, out, true)
+                    logical_backup(&self.endpoint, &self.options, &info, out, true)
                         .await
                         .map(|m| with_server(m, &info, Some(message)))
                 }
@@ -190,57 +190,158 @@ pub(crate) async fn rdb_backup(
     }))
 }
 
-fn custom(name: &'static str) -> CustomCommand {
-    CustomCommand::new_static(name, None, false)
-}
+/// Keys already written for one db: 64-bit hashes of their names (keyed by a per-backup
+/// random key, so the sets' own hasher can pass them through).
+#[derive(Default)]
+struct PassThrough(u64);
 
-/// Pipelines `DUMP`+`PTTL` of one `SCAN` page together with the next `SCAN`.
-fn page_pipeline(
-    conn: &Conn,
-    keys: &[Value],
-    cursor: &[u8],
-    scan_count: u32,
-) -> tokio::task::JoinHandle<Vec<Result<Value, fred::error::Error>>> {
-    let pipe = conn.client.pipeline();
-    let keys = keys.to_vec();
-    let cursor = Value::Bytes(bytes::Bytes::copy_from_slice(cursor));
-    tokio::spawn(async move {
-        for k in &keys {
-            let _: Result<(), _> = pipe.custom(custom("DUMP"), vec![k.clone()]).await;
-            let _: Result<(), _> = pipe.custom(custom("PTTL"), vec![k.clone()]).await;
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
         }
-        let _: Result<(), _> = pipe
-            .custom(
-                custom("SCAN"),
-                vec![
-                    cursor,
-                    Value::from("COUNT"),
-                    Value::Integer(i64::from(scan_count)),
-                ],
-            )
-            .await;
-        pipe.try_all::<Value>().await
-    })
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
-fn scan_reply(conn: &Conn, v: Value) -> Result<(Vec<u8>, Vec<Value>), RedisError> {
-    let bad = || RedisError::Command {
-        server: conn.server.clone(),
+type Seen = HashSet<u64, std::hash::BuildHasherDefault<PassThrough>>;
+
+/// A `SCAN` reply: the next cursor and the page's keys.
+fn scan_reply(server: &str, v: Reply) -> Result<(Vec<u8>, Vec<Vec<u8>>), RedisError> {
+    let bad = |what: &str| RedisError::Command {
+        server: server.to_string(),
         command: "SCAN".into(),
-        message: "unexpected reply shape".into(),
+        message: what.to_string(),
     };
-    let mut parts = v.into_array().into_iter();
-    let cursor = parts.next().ok_or_else(bad)?;
-    let cursor = value_bytes(&cursor).ok_or_else(bad)?.to_vec();
-    let keys = parts.next().ok_or_else(bad)?.into_array();
+    let parts = match v {
+        Reply::Array(Some(parts)) if parts.len() == 2 => parts,
+        Reply::Error(e) => return Err(bad(&e)),
+        _ => return Err(bad("unexpected reply shape")),
+    };
+    let mut parts = parts.into_iter();
+    let cursor = match parts.next() {
+        Some(c) => c.bytes().ok_or_else(|| bad("unexpected cursor"))?.to_vec(),
+        None => return Err(bad("unexpected reply shape")),
+    };
+    let keys = match parts.next() {
+        Some(Reply::Array(Some(keys))) => keys
+            .into_iter()
+            .map(|k| match k {
+                Reply::Bulk(Some(k)) => Ok(k),
+                _ => Err(bad("unexpected key in the reply")),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => return Err(bad("unexpected reply shape")),
+    };
     Ok((cursor, keys))
 }
 
-/// The key-by-key backup (`as_rdb`: laid out as an RDB file, see [`Layout`]): every selected db, `SCAN` pages with their `DUMP`/`PTTL` pipelined,
-/// records written as they arrive. Keys that vanish between `SCAN` and `DUMP` are skipped and
-/// counted; keys `SCAN` returns twice are written once.
+/// The commands of one page: `SCAN <cursor>` first (unless the scan is done), so its reply
+/// arrives before this page's `DUMP`/`PTTL` replies and the next page can be sent while these
+/// are read; then `DUMP k` + `PTTL k` per key.
+fn page_commands(cursor: &[u8], keys: &[Vec<u8>], scan_count: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    if cursor != b"0" {
+        resp::command(&[b"SCAN", cursor, b"COUNT", scan_count], out);
+    }
+    for k in keys {
+        resp::command(&[b"DUMP", k], out);
+        resp::command(&[b"PTTL", k], out);
+    }
+}
+
+/// What a logical backup counted so far.
+struct Tally {
+    layout: Layout,
+    digest: KeyDigest,
+    vanished: u64,
+    count: u64,
+    buf: Vec<u8>,
+}
+
+impl Tally {
+    /// Reads the `DUMP`/`PTTL` replies of `keys` and writes their records to `out`.
+    async fn page(
+        &mut self,
+        raw: &mut RawConn,
+        db: u32,
+        keys: &[Vec<u8>],
+        out: &mut (dyn AsyncWrite + Send + Unpin),
+    ) -> Result<(), RedisError> {
+        let now = now_ms();
+        for key in keys {
+            let dump = raw.reply().await?;
+            let pttl = raw.reply().await?;
+            let failed = |command: &str, message: String| RedisError::Command {
+                server: raw.server.clone(),
+                command: command.to_string(),
+                message,
+            };
+            let payload = match dump {
+                Reply::Bulk(Some(p)) => p,
+                Reply::Bulk(None) => {
+                    self.vanished += 1;
+                    continue;
+                }
+                Reply::Error(e) => return Err(failed("DUMP", e)),
+                other => return Err(failed("DUMP", format!("unexpected reply {other:?}"))),
+            };
+            let ttl = match pttl {
+                Reply::Int(t) => t,
+                Reply::Error(e) => return Err(failed("PTTL", e)),
+                other => return Err(failed("PTTL", format!("unexpected reply {other:?}"))),
+            };
+            if ttl == -2 || payload.len() < 11 {
+                self.vanished += 1;
+                continue;
+            }
+            let expire = (ttl >= 0).then(|| now + ttl);
+            self.digest
+                .add(db, key, type_name(payload[0]), expire.is_some());
+            self.layout.record(db, key, expire, &payload, &mut self.buf);
+            self.count += 1;
+        }
+        if self.buf.len() >= 128 * 1024 {
+            self.flush(out).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self, out: &mut (dyn AsyncWrite + Send + Unpin)) -> Result<(), RedisError> {
+        if !self.buf.is_empty() {
+            self.layout.written(&self.buf);
+            out.write_all(&self.buf).await.map_err(RedisError::Output)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+}
+
+/// The key-by-key backup (`as_rdb`: laid out as an RDB file, see [`Layout`]) on a raw
+/// connection: every selected db, `SCAN` pages with their `DUMP`/`PTTL` pipelined, two pages
+/// in flight (the server works on the next page while this one's replies are read and
+/// written), records written as they arrive. Keys that vanish between `SCAN` and `DUMP` are
+/// skipped and counted; keys `SCAN` returns twice are written once.
 pub(crate) async fn logical_backup(
-    conn: &Conn,
+    ep: &Endpoint,
+    options: &RedisOptions,
+    info: &ServerInfo,
+    out: &mut (dyn AsyncWrite + Send + Unpin),
+    as_rdb: bool,
+) -> Result<serde_json::Value, RedisError> {
+    let mut raw = RawConn::connect(ep).await?;
+    let result = logical_dump(&mut raw, options, info, out, as_rdb).await;
+    raw.close().await;
+    result
+}
+
+async fn logical_dump(
+    raw: &mut RawConn,
     options: &RedisOptions,
     info: &ServerInfo,
     out: &mut (dyn AsyncWrite + Send + Unpin),
@@ -255,36 +356,25 @@ pub(crate) async fn logical_backup(
             .map(|(db, _)| *db)
             .collect(),
     };
-    let mut layout = Layout::new(as_rdb);
-    let mut header = Vec::new();
-    layout.header(&mut header);
-    layout.written(&header);
-    out.write_all(&header).await.map_err(RedisError::Output)?;
-    let mut digest = KeyDigest::default();
-    let mut vanished = 0u64;
+    let mut tally = Tally {
+        layout: Layout::new(as_rdb),
+        digest: KeyDigest::default(),
+        vanished: 0,
+        count: 0,
+        buf: Vec::with_capacity(256 * 1024),
+    };
+    tally.layout.header(&mut tally.buf);
     let mut duplicates = 0u64;
-    let mut count = 0u64;
-    let hasher = std::collections::hash_map::RandomState::new();
-    let mut buf = Vec::with_capacity(256 * 1024);
+    let key_hasher = std::collections::hash_map::RandomState::new();
+    let scan_count = options.scan_count.to_string();
+    let mut commands = Vec::with_capacity(64 * 1024);
     for db in &dbs {
-        conn.select(*db).await?;
-        let mut seen: HashSet<u64> = HashSet::new();
-        // The first page: a plain SCAN.
-        let first = conn
-            .cmd(
-                "SCAN",
-                vec![
-                    Value::from("0"),
-                    Value::from("COUNT"),
-                    Value::Integer(i64::from(options.scan_count)),
-                ],
-            )
-            .await?;
-        let (mut cursor, mut keys) = scan_reply(conn, first)?;
-        let mut dedupe = |keys: &mut Vec<Value>| {
+        raw.call("SELECT", &[db.to_string().as_bytes()]).await?;
+        let mut seen = Seen::default();
+        let mut dedupe = |keys: &mut Vec<Vec<u8>>| {
             keys.retain(|k| {
-                let mut h = hasher.build_hasher();
-                h.write(value_bytes(k).unwrap_or_default());
+                let mut h = key_hasher.build_hasher();
+                h.write(k);
                 let fresh = seen.insert(h.finish());
                 if !fresh {
                     duplicates += 1;
@@ -292,76 +382,37 @@ pub(crate) async fn logical_backup(
                 fresh
             })
         };
+        let first = raw
+            .call("SCAN", &[b"0", b"COUNT", scan_count.as_bytes()])
+            .await?;
+        let (mut cursor, mut keys) = scan_reply(&raw.server, first)?;
         dedupe(&mut keys);
-        let mut handle = page_pipeline(conn, &keys, &cursor, options.scan_count);
+        let mut previous: Option<Vec<Vec<u8>>> = None;
         loop {
-            let last = cursor == b"0";
-            let mut results = (&mut handle).await.map_err(|e| RedisError::Command {
-                server: conn.server.clone(),
-                command: "DUMP/PTTL pipeline".into(),
-                message: e.to_string(),
-            })?;
-            let now = now_ms();
-            if results.len() != keys.len() * 2 + 1 {
-                return Err(RedisError::Command {
-                    server: conn.server.clone(),
-                    command: "DUMP/PTTL pipeline".into(),
-                    message: format!(
-                        "{} replies for {} commands",
-                        results.len(),
-                        keys.len() * 2 + 1
-                    ),
-                });
+            page_commands(&cursor, &keys, scan_count.as_bytes(), &mut commands);
+            raw.send(&commands).await?;
+            if let Some(prev) = previous.take() {
+                tally.page(raw, *db, &prev, out).await?;
             }
-            let scan = results
-                .pop()
-                .ok_or_else(|| RedisError::Command {
-                    server: conn.server.clone(),
-                    command: "SCAN".into(),
-                    message: "no reply".into(),
-                })?
-                .map_err(|e| conn.command_error("SCAN", &e))?;
-            // The next page executes on the server while this one is written out.
-            let next = if last {
-                None
-            } else {
-                let (next_cursor, mut next_keys) = scan_reply(conn, scan)?;
-                dedupe(&mut next_keys);
-                handle = page_pipeline(conn, &next_keys, &next_cursor, options.scan_count);
-                Some((next_cursor, next_keys))
-            };
-            let mut results = results.into_iter();
-            for key in &keys {
-                let (Some(dump), Some(pttl)) = (results.next(), results.next()) else {
-                    break;
-                };
-                let dump = dump.map_err(|e| conn.command_error("DUMP", &e))?;
-                let pttl = pttl.map_err(|e| conn.command_error("PTTL", &e))?;
-                let (Some(payload), Some(ttl)) = (value_bytes(&dump), pttl.as_i64()) else {
-                    vanished += 1;
-                    continue;
-                };
-                if ttl == -2 || payload.len() < 11 {
-                    vanished += 1;
-                    continue;
-                }
-                let expire = (ttl >= 0).then(|| now + ttl);
-                let kb = value_bytes(key).unwrap_or_default();
-                digest.add(*db, kb, type_name(payload[0]), expire.is_some());
-                layout.record(*db, kb, expire, payload, &mut buf);
-                count += 1;
+            if cursor == b"0" {
+                tally.page(raw, *db, &keys, out).await?;
+                break;
             }
-            if !buf.is_empty() {
-                layout.written(&buf);
-                out.write_all(&buf).await.map_err(RedisError::Output)?;
-                buf.clear();
-            }
-            match next {
-                Some((c, k)) => (cursor, keys) = (c, k),
-                None => break,
-            }
+            let scan = raw.reply().await?;
+            let (next_cursor, mut next_keys) = scan_reply(&raw.server, scan)?;
+            dedupe(&mut next_keys);
+            previous = Some(std::mem::replace(&mut keys, next_keys));
+            cursor = next_cursor;
         }
     }
+    tally.flush(out).await?;
+    let Tally {
+        layout,
+        digest,
+        vanished,
+        count,
+        ..
+    } = tally;
     let default_version = crate::rdb::rdb_version_for_redis(&info.version()).unwrap_or(9) as u16;
     let trailer = layout.trailer(count, default_version);
     out.write_all(&trailer).await.map_err(RedisError::Output)?;
