@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use fred::prelude::*;
-use fred::types::config::{Config as FredConfig, ServerConfig};
+use fred::types::config::{Config as FredConfig, ServerConfig, TlsConnector};
 use fred::types::CustomCommand;
 
 use crate::options::Endpoint;
+use crate::tls;
 use crate::RedisError;
 
 /// A connected command client for one server, with its redacted URL for messages.
@@ -20,17 +21,20 @@ impl Conn {
     /// Connects (and authenticates), without retries or reconnects.
     pub async fn connect(ep: &Endpoint) -> Result<Self, RedisError> {
         let server = ep.redacted();
-        if ep.tls {
-            return Err(RedisError::Config(format!(
-                "{server}: TLS (rediss://) is not supported by this build of the redis store"
-            )));
-        }
         let config = FredConfig {
             server: ServerConfig::new_centralized(ep.host.clone(), ep.port),
             username: ep.username.clone(),
             password: ep.password.clone(),
             database: None,
             fail_fast: true,
+            tls: if ep.tls {
+                Some(
+                    TlsConnector::from(tokio_rustls::TlsConnector::from(tls::client_config(ep)?))
+                        .into(),
+                )
+            } else {
+                None
+            },
             ..Default::default()
         };
         let client = Builder::from_config(config)

@@ -12,7 +12,8 @@
 //!   `rdb`): the RDB bytes exactly as the server sent them, so `restore --to PATH` (or a
 //!   manual recovery) is just the file.
 //! - With `mode = "logical"` it `SCAN`s every db (or `databases`) and pipelines `DUMP` +
-//!   `PTTL` per page, writing the `redis-logical` format (extension `rlog`, documented in
+//!   `PTTL` per page on a raw RESP connection (one write per page, the next page in flight
+//!   while this one's replies are written out), writing the `redis-logical` format (extension `rlog`, documented in
 //!   [`logical`](crate#the-redis-logical-format) below). Not point-in-time; works where
 //!   `SYNC` is refused (managed Redis). With `fallback = "logical"` an `rdb` backup that the
 //!   server refuses turns into a key-by-key one whose `DUMP` payloads are assembled into a valid
@@ -24,6 +25,10 @@
 //!   keys unless `--force` (then `REPLACE`), or writes the raw `dump.rdb` to `--to PATH`.
 //! - [`RedisCheck`] parses a whole dump offline and compares it with the manifest;
 //!   [`RedisDrill`] restores it into a scratch `redis-server` and compares again.
+//!
+//! `rediss://` URLs use TLS (rustls, ring) on every connection — fred's command connections
+//! and the raw `SYNC` / logical ones — verified against `tls_ca_file` or the Mozilla roots;
+//! `tls_insecure = true` skips verification (with a warning in the log).
 //!
 //! The manifest metadata holds the server (version, role, memory, keyspace, persistence), the
 //! mode, `point_in_time`, the key count per db and an order-independent digest of every
@@ -84,6 +89,7 @@ mod resp;
 mod scratch;
 mod source;
 mod target;
+mod tls;
 
 pub use check::RedisCheck;
 pub use drill::RedisDrill;

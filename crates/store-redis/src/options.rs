@@ -80,17 +80,20 @@ pub struct RedisOptions {
     /// Logical mode: the `COUNT` hint of each `SCAN` (default 1000).
     #[serde(default = "default_scan_count")]
     pub scan_count: u32,
-    /// Keys per pipelined batch of `DUMP`/`PTTL` (backup) or `RESTORE` (restore) commands
-    /// (default 512).
+    /// Keys per pipelined batch of `RESTORE` commands (restore; default 512). (A logical
+    /// backup pipelines one `SCAN` page of `DUMP`/`PTTL` per batch: see `scan_count`.)
     #[serde(default = "default_pipeline")]
     pub pipeline: usize,
     /// Seconds to wait for a connection (default 10).
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_secs: u64,
-    /// `rediss://`: a PEM file with the CA certificate(s) to trust instead of the system's.
+    /// `rediss://`: a PEM file with the CA certificate(s) to trust instead of the built-in
+    /// Mozilla roots (webpki-roots). The server's certificate must also name the URL's host
+    /// (DNS name or IP address). Also used for `restore --to rediss://...`.
     #[serde(default)]
     pub tls_ca_file: Option<PathBuf>,
-    /// `rediss://`: accept any server certificate (testing only).
+    /// `rediss://`: accept any server certificate without verification (testing only; the
+    /// connection is still encrypted, and every connection logs a warning).
     #[serde(default)]
     pub tls_insecure: bool,
 }

@@ -10,6 +10,7 @@ use tokio::net::TcpStream;
 
 use crate::options::Endpoint;
 use crate::resp::{self, Reply};
+use crate::tls;
 use crate::RedisError;
 
 /// A connected byte stream (plain or TLS).
@@ -27,11 +28,6 @@ pub(crate) async fn open(ep: &Endpoint) -> Result<Stream, RedisError> {
         step: "connect",
         message,
     };
-    if ep.tls {
-        return Err(RedisError::Config(format!(
-            "{server}: TLS (rediss://) is not supported by this build of the redis store"
-        )));
-    }
     let tcp = tokio::time::timeout(
         ep.connect_timeout,
         TcpStream::connect((ep.host.as_str(), ep.port)),
@@ -40,7 +36,21 @@ pub(crate) async fn open(ep: &Endpoint) -> Result<Stream, RedisError> {
     .map_err(|_| conn_err(format!("no connection within {:?}", ep.connect_timeout)))?
     .map_err(|e| conn_err(e.to_string()))?;
     let _ = tcp.set_nodelay(true);
-    Ok(Box::new(tcp))
+    if !ep.tls {
+        return Ok(Box::new(tcp));
+    }
+    let connector = tokio_rustls::TlsConnector::from(tls::client_config(ep)?);
+    let name = tls::server_name(ep)?;
+    let tls_err = |message: String| RedisError::Connection {
+        server: server.clone(),
+        step: "TLS handshake",
+        message,
+    };
+    let stream = tokio::time::timeout(ep.connect_timeout, connector.connect(name, tcp))
+        .await
+        .map_err(|_| tls_err(format!("no TLS handshake within {:?}", ep.connect_timeout)))?
+        .map_err(|e| tls_err(e.to_string()))?;
+    Ok(Box::new(stream))
 }
 
 /// How long a reply may take before the connection is given up.

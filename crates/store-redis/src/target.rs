@@ -55,6 +55,9 @@ impl RedisTarget {
                 let mut ep = Endpoint::parse(url)?;
                 ep.connect_timeout =
                     std::time::Duration::from_secs(options.connect_timeout_secs.max(1));
+                // The source's TLS settings apply to a `--to rediss://` server too.
+                ep.tls_ca_file = options.tls_ca_file.clone();
+                ep.tls_insecure = options.tls_insecure;
                 Dest::Server(ep)
             }
             Some(path) if path.contains("://") => {
