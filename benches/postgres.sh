@@ -128,7 +128,7 @@ median_line() { sort -n "$WORK/$1.times" | awk '{a[NR]=$0} END {print a[int((NR+
 wall() { median_line "$1" | awk '{print $1}'; }
 cpu() { median_line "$1" | awk '{print $3 + $4}'; }
 rss() { awk '{print $2}' "$WORK/$1.times" | sort -n | tail -1; }
-drop_db() { psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)"; }
+drop_db() { psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" 2>/dev/null; }
 
 LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg)
 echo "measuring ($RUNS runs each, alternating)..." >&2
