@@ -2,9 +2,14 @@
 //! server: the custom format's `PGDMP` header, a plain script's header and "dump complete"
 //! trailer, and a bundle's framing with each part checked the same way.
 
+use std::collections::HashSet;
+use std::process::Stdio;
+
 use async_trait::async_trait;
 use backup_core::{FormatCheck, Manifest, Report, StoreError};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::task::JoinHandle;
 
 use crate::bundle::{BundleReader, PartKind};
 use crate::error::PostgresError;
@@ -28,6 +33,124 @@ pub(crate) struct DumpSummary {
     pub(crate) bytes: u64,
     /// `major.minor.rev` of the custom archive format.
     pub(crate) archive_version: Option<String>,
+    /// What `pg_restore --list` read from a custom archive's table of contents.
+    pub(crate) toc: Option<TocSummary>,
+}
+
+/// A custom archive's table of contents as `pg_restore --list` printed it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TocSummary {
+    /// The `dbname:` of the archive header.
+    pub(crate) dbname: Option<String>,
+    /// TOC entries listed.
+    pub(crate) entries: u64,
+    /// `TABLE DATA` entries.
+    pub(crate) table_data: u64,
+    /// Tables the caller expected data for that the listing lacks.
+    pub(crate) missing: Vec<String>,
+}
+
+/// `pg_restore --list` reading the archive from its stdin while the check reads the stream:
+/// pg_restore stops after the table of contents (its stdin is then closed and the check goes
+/// on reading to EOF alone). No server is involved.
+struct TocLister {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    listing: JoinHandle<TocSummary>,
+    stderr: JoinHandle<String>,
+}
+
+impl TocLister {
+    /// Starts `pg_restore --list`; `None` when pg_restore is not installed here (the check then
+    /// relies on the header and the checksums alone).
+    fn start(expected_tables: Vec<String>) -> Option<TocLister> {
+        let mut child = match Command::new("pg_restore")
+            .arg("--list")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(e) => {
+                tracing::warn!(
+                    "pg_restore is not available ({e}): the table of contents is not checked"
+                );
+                return None;
+            }
+        };
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let listing = tokio::spawn(async move {
+            let mut summary = TocSummary::default();
+            let mut expected: HashSet<String> = expected_tables.into_iter().collect();
+            let Some(stdout) = stdout else {
+                return summary;
+            };
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(name) = line.strip_prefix(";     dbname: ") {
+                    summary.dbname = Some(name.to_string());
+                }
+                if line.is_empty() || line.starts_with(';') {
+                    continue;
+                }
+                summary.entries += 1;
+                if let Some((_, rest)) = line.split_once(" TABLE DATA ") {
+                    summary.table_data += 1;
+                    // `schema tag owner`: drop the owner.
+                    if let Some((table, _owner)) = rest.rsplit_once(' ') {
+                        expected.remove(table);
+                    }
+                }
+            }
+            let mut missing: Vec<String> = expected.into_iter().collect();
+            missing.sort();
+            summary.missing = missing;
+            summary
+        });
+        let stderr = tokio::spawn(async move {
+            let mut text = String::new();
+            if let Some(mut stderr) = stderr {
+                let mut buffer = Vec::new();
+                let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut buffer).await;
+                text = String::from_utf8_lossy(&buffer).into_owned();
+            }
+            text
+        });
+        Some(TocLister {
+            child,
+            stdin,
+            listing,
+            stderr,
+        })
+    }
+
+    /// Hands pg_restore the next bytes, until it stops reading.
+    async fn feed(&mut self, chunk: &[u8]) {
+        if let Some(stdin) = &mut self.stdin {
+            if stdin.write_all(chunk).await.is_err() {
+                // pg_restore has read the table of contents and exited.
+                self.stdin = None;
+            }
+        }
+    }
+
+    async fn finish(mut self) -> Result<TocSummary, String> {
+        drop(self.stdin.take());
+        let status = self.child.wait().await.map_err(|e| e.to_string())?;
+        let stderr = self.stderr.await.unwrap_or_default();
+        let listing = self.listing.await.map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err(format!(
+                "pg_restore --list cannot read its table of contents ({status}): {}",
+                stderr.trim()
+            ));
+        }
+        Ok(listing)
+    }
 }
 
 /// What a dump of a format must look like.
@@ -62,13 +185,22 @@ impl Shape {
 const TAIL: usize = 512;
 
 /// Reads `input` to EOF and checks it is a dump of `shape`.
+///
+/// For the custom format with `toc_tables` (`schema name` of every table the manifest
+/// counts; empty for a schema-only dump), the archive is also listed by `pg_restore --list`
+/// while it streams by, and every expected table must have a `TABLE DATA` entry.
 pub(crate) async fn check_dump(
     input: &mut (dyn AsyncRead + Send + Unpin),
     shape: Shape,
+    toc_tables: Option<Vec<String>>,
 ) -> Result<DumpSummary, PostgresError> {
     let bad = |reason: &str| PostgresError::BadDump {
         format: shape.name().to_string(),
         reason: reason.to_string(),
+    };
+    let mut lister = match (shape, toc_tables) {
+        (Shape::Custom, Some(tables)) => TocLister::start(tables),
+        _ => None,
     };
     let mut head = Vec::with_capacity(64);
     let mut tail: Vec<u8> = Vec::with_capacity(2 * TAIL);
@@ -83,6 +215,9 @@ pub(crate) async fn check_dump(
             break;
         }
         let chunk = &buffer[..n];
+        if let Some(lister) = &mut lister {
+            lister.feed(chunk).await;
+        }
         if head.len() < 64 {
             let take = (64 - head.len()).min(n);
             head.extend_from_slice(&chunk[..take]);
@@ -131,10 +266,57 @@ pub(crate) async fn check_dump(
             None
         }
     };
+    let toc = match lister {
+        Some(lister) => {
+            let toc = lister.finish().await.map_err(|reason| bad(&reason))?;
+            if !toc.missing.is_empty() {
+                return Err(bad(&format!(
+                    "the table of contents has no data for {} of the manifest's tables: {}",
+                    toc.missing.len(),
+                    toc.missing
+                        .iter()
+                        .take(10)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            Some(toc)
+        }
+        None => None,
+    };
     Ok(DumpSummary {
         bytes,
         archive_version,
+        toc,
     })
+}
+
+/// `schema name` of every table `meta` counts (what `pg_restore --list` prints), or none for
+/// a schema-only dump.
+fn toc_tables(
+    metadata: &PostgresMetadata,
+    database: &crate::metadata::DatabaseMetadata,
+) -> Vec<String> {
+    if metadata.schema_only {
+        return Vec::new();
+    }
+    database
+        .tables
+        .keys()
+        .map(|key| key.replacen('.', " ", 1))
+        .collect()
+}
+
+fn toc_json(toc: &Option<TocSummary>) -> serde_json::Value {
+    match toc {
+        Some(toc) => serde_json::json!({
+            "dbname": toc.dbname,
+            "entries": toc.entries,
+            "table_data": toc.table_data,
+        }),
+        None => serde_json::Value::Null,
+    }
 }
 
 /// Checks a whole artifact of `manifest` (any postgres dump format) against its metadata.
@@ -154,8 +336,20 @@ pub(crate) async fn check_artifact(
             } else {
                 Shape::Plain
             };
-            let summary = check_dump(input, shape).await?;
+            let expected = metadata.databases.first().map(|d| toc_tables(&metadata, d));
+            let summary = check_dump(input, shape, expected).await?;
             let database = metadata.databases.first().map(|d| d.name.clone());
+            if let (Some(toc), Some(name)) = (&summary.toc, &database) {
+                if toc.dbname.as_ref().is_some_and(|dbname| dbname != name) {
+                    return Err(PostgresError::BadDump {
+                        format: manifest.dump_format.clone(),
+                        reason: format!(
+                            "the archive is a dump of database {:?}, the manifest says `{name}`",
+                            toc.dbname.as_deref().unwrap_or_default()
+                        ),
+                    });
+                }
+            }
             Ok(Report {
                 summary: format!(
                     "{} of database {} is well-formed ({} bytes)",
@@ -167,6 +361,7 @@ pub(crate) async fn check_artifact(
                     "format": manifest.dump_format,
                     "bytes": summary.bytes,
                     "archive_version": summary.archive_version,
+                    "toc": toc_json(&summary.toc),
                     "databases": database.into_iter().collect::<Vec<_>>(),
                 }),
             })
@@ -193,7 +388,12 @@ pub(crate) async fn check_artifact(
                         ))
                     })?,
                 };
-                let summary = check_dump(&mut reader, shape).await?;
+                let meta = header
+                    .database
+                    .as_ref()
+                    .and_then(|name| metadata.databases.iter().find(|d| &d.name == name));
+                let expected = meta.map(|d| toc_tables(&metadata, d));
+                let summary = check_dump(&mut reader, shape, expected).await?;
                 if let Some(database) = &header.database {
                     if let Some(meta) = metadata.databases.iter().find(|d| &d.name == database) {
                         if meta.dump_bytes != summary.bytes {
@@ -209,6 +409,7 @@ pub(crate) async fn check_artifact(
                     "name": header.name,
                     "format": header.format,
                     "bytes": summary.bytes,
+                    "toc": toc_json(&summary.toc),
                 }));
             }
             let expected: Vec<String> = metadata.databases.iter().map(|d| d.name.clone()).collect();
@@ -250,7 +451,7 @@ mod tests {
 
     async fn check(data: &[u8], shape: Shape) -> Result<DumpSummary, PostgresError> {
         let mut input: &[u8] = data;
-        check_dump(&mut input, shape).await
+        check_dump(&mut input, shape, None).await
     }
 
     #[tokio::test]

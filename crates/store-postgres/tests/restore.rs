@@ -254,3 +254,30 @@ async fn a_wrong_row_count_fails_the_drill() {
     assert_eq!(store_kind(&err), Some(StoreErrorKind::Corrupt), "{err}");
     assert!(err.to_string().contains("public.items"), "{err}");
 }
+
+#[tokio::test]
+async fn the_format_check_lists_the_table_of_contents() {
+    let Some(db) = TestDb::create("toc").await else {
+        return;
+    };
+    db.execute(SMALL).await;
+    db.execute("CREATE TABLE \"odd name\"(v int); INSERT INTO \"odd name\" VALUES (1);")
+        .await;
+    let options = PostgresOptions::from_url(db.url());
+    let (sink, mut manifest) = backup(&PostgresSource::new(options.clone()).unwrap())
+        .await
+        .unwrap();
+    let report = check(&sink, &manifest, &PostgresCheck::new())
+        .await
+        .unwrap();
+    assert_eq!(report.details["toc"]["table_data"], 2, "{report:?}");
+    assert_eq!(report.details["toc"]["dbname"], db.name.as_str());
+
+    // A table the manifest counts but the archive holds no data for: corrupt.
+    manifest.metadata["databases"][0]["tables"]["public.ghost"] = serde_json::json!(3);
+    let err = check(&sink, &manifest, &PostgresCheck::new())
+        .await
+        .unwrap_err();
+    assert_eq!(store_kind(&err), Some(StoreErrorKind::Corrupt), "{err}");
+    assert!(err.to_string().contains("public ghost"), "{err}");
+}
