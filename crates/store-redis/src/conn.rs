@@ -56,6 +56,13 @@ impl Conn {
             Ok(Err(e)) => {
                 let _ = client.quit().await;
                 let text = e.details().to_string();
+                if let Some(message) = ep.tls.then(|| tls::explain(&text)).flatten() {
+                    return Err(RedisError::Connection {
+                        server,
+                        step: "TLS handshake",
+                        message,
+                    });
+                }
                 let lower = text.to_ascii_lowercase();
                 if *e.kind() == fred::error::ErrorKind::Auth
                     || lower.contains("wrongpass")

@@ -49,7 +49,10 @@ pub(crate) async fn open(ep: &Endpoint) -> Result<Stream, RedisError> {
     let stream = tokio::time::timeout(ep.connect_timeout, connector.connect(name, tcp))
         .await
         .map_err(|_| tls_err(format!("no TLS handshake within {:?}", ep.connect_timeout)))?
-        .map_err(|e| tls_err(e.to_string()))?;
+        .map_err(|e| {
+            let text = e.to_string();
+            tls_err(tls::explain(&text).unwrap_or(text))
+        })?;
     Ok(Box::new(stream))
 }
 

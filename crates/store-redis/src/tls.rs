@@ -6,7 +6,8 @@
 //! address). `tls_insecure = true` accepts any certificate (a warning is logged on every
 //! connection): the traffic is encrypted but the server is not authenticated.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
@@ -25,11 +26,7 @@ pub(crate) fn client_config(ep: &Endpoint) -> Result<Arc<ClientConfig>, RedisErr
         .with_safe_default_protocol_versions()
         .map_err(|e| RedisError::Config(format!("{server}: TLS setup: {e}")))?;
     let config = if ep.tls_insecure {
-        tracing::warn!(
-            server = %server,
-            "tls_insecure = true: the server's TLS certificate is NOT verified (the connection is \
-             encrypted, but anyone in the path can impersonate the server)"
-        );
+        warn_insecure_once(&server);
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAny(
@@ -59,6 +56,40 @@ pub(crate) fn client_config(ep: &Endpoint) -> Result<Arc<ClientConfig>, RedisErr
         builder.with_root_certificates(roots).with_no_client_auth()
     };
     Ok(Arc::new(config))
+}
+
+/// Logs the `tls_insecure` warning once per server and process (a backup opens several
+/// connections).
+fn warn_insecure_once(server: &str) {
+    static WARNED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if warned
+        .get_or_insert_with(HashSet::new)
+        .insert(server.to_string())
+    {
+        tracing::warn!(
+            server = %server,
+            "tls_insecure = true: the server's TLS certificate is NOT verified (the connection is \
+             encrypted, but anyone in the path can impersonate the server)"
+        );
+    }
+}
+
+/// A handshake error that is about the server's certificate, explained with what to do.
+pub(crate) fn explain(message: &str) -> Option<String> {
+    let lower = message.to_ascii_lowercase();
+    if !lower.contains("certificate") && !lower.contains("unknownissuer") {
+        return None;
+    }
+    // fred reports the io::Error's Debug form; keep its rustls part.
+    let core = match message.find("InvalidCertificate(") {
+        Some(i) => message[i..].trim_end_matches(" }"),
+        None => message,
+    };
+    Some(format!(
+        "the server's TLS certificate was rejected ({core}); set tls_ca_file to the CA \
+         certificate that signed it (or tls_insecure = true, for testing only)"
+    ))
 }
 
 /// The name the server's certificate must carry: the URL's host (a DNS name or an IP address).
@@ -109,5 +140,37 @@ impl ServerCertVerifier for AcceptAny {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explains_certificate_errors() {
+        let fred = "Custom { kind: InvalidData, error: InvalidCertificate(UnknownIssuer) }";
+        let m = explain(fred).unwrap();
+        assert!(
+            m.starts_with(
+                "the server's TLS certificate was rejected (InvalidCertificate(UnknownIssuer));"
+            ),
+            "{m}"
+        );
+        assert!(m.contains("tls_ca_file"));
+        assert!(explain("invalid peer certificate: UnknownIssuer").is_some());
+        assert!(explain("connection refused").is_none());
+    }
+
+    #[test]
+    fn ca_file_errors_name_the_file() {
+        let mut ep = Endpoint::parse("rediss://h:1").unwrap();
+        ep.tls_ca_file = Some("/nonexistent/ca.pem".into());
+        let err = client_config(&ep).unwrap_err().to_string();
+        assert!(err.contains("tls_ca_file /nonexistent/ca.pem"), "{err}");
+        ep.tls_ca_file = None;
+        assert!(client_config(&ep).is_ok());
+        ep.tls_insecure = true;
+        assert!(client_config(&ep).is_ok());
     }
 }
