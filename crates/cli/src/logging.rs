@@ -6,6 +6,18 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::LogFormat;
 
+/// The crates whose logs follow `-v`/`-q`; every other crate logs warnings only.
+const OUR_CRATES: [&str; 8] = [
+    "lifeboat",
+    "backup_core",
+    "lifeboat_sinks",
+    "store_sqlite",
+    "store_files",
+    "store_postgres",
+    "store_redis",
+    "store_rabbitmq",
+];
+
 /// Installs the global subscriber.
 pub fn init(format: LogFormat, verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
@@ -14,8 +26,13 @@ pub fn init(format: LogFormat, verbose: u8, quiet: bool) {
         (false, 1) => "debug",
         (false, _) => "trace",
     };
-    let filter = EnvFilter::try_from_env("LIFEBOAT_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(format!("warn,lifeboat={level},backup_core={level},lifeboat_sinks={level},store_sqlite={level},store_files={level}")));
+    let filter = EnvFilter::try_from_env("LIFEBOAT_LOG").unwrap_or_else(|_| {
+        let ours = OUR_CRATES.map(|krate| format!(",{krate}={level}")).concat();
+        // The clients' own chatter (fred warns when it quits a client whose connection
+        // failed; lapin logs every connection error it also returns) says nothing our
+        // errors don't.
+        EnvFilter::new(format!("warn,fred=error,lapin=error{ours}"))
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
