@@ -14,6 +14,15 @@ use crate::options::{encode_segment, AmqpEndpoint, ApiEndpoint};
 /// How long to wait for the API to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a response may stall between two reads (not a limit on the whole response: a
+/// large export streams for as long as it keeps moving). Without it a broker that accepts the
+/// connection and then hangs would hang the backup forever.
+const READ_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The most of an error response's body that is read (its `reason` is a line or two; a proxy
+/// error page could be anything).
+const MAX_ERROR_BODY: usize = 64 << 10;
+
 /// The management API of one broker.
 #[derive(Clone, Debug)]
 pub(crate) struct Api {
@@ -27,6 +36,7 @@ impl Api {
     pub fn new(endpoint: ApiEndpoint, amqp: AmqpEndpoint) -> Result<Self, RabbitmqError> {
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
             .build()
             .map_err(|e| RabbitmqError::BadOption(format!("HTTP client: {e}")))?;
         Ok(Self {
@@ -78,7 +88,7 @@ impl Api {
         if status.is_success() {
             return Ok(response);
         }
-        let text = response.text().await.unwrap_or_default();
+        let text = error_body(response).await;
         let reason = api_reason(&text);
         if status == reqwest::StatusCode::UNAUTHORIZED && reason.contains("Login failed") {
             return Err(RabbitmqError::WrongCredentials {
@@ -122,7 +132,8 @@ impl Api {
         }
     }
 
-    /// `GET path` as JSON.
+    /// `GET path` as JSON, read whole: only for small documents (overview, whoami, one
+    /// vhost, operator policies); definitions are streamed with [`Api::get_stream`].
     pub async fn get_json<T: DeserializeOwned>(
         &self,
         step: Step,
@@ -208,6 +219,20 @@ fn method_name(method: &reqwest::Method) -> &'static str {
         reqwest::Method::DELETE => "DELETE",
         _ => "request",
     }
+}
+
+/// The first [`MAX_ERROR_BODY`] bytes of an error response's body (empty when it cannot be
+/// read: the status alone is then the reason).
+async fn error_body(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while body.len() < MAX_ERROR_BODY {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body.truncate(MAX_ERROR_BODY);
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// The `reason` (or `error`) of a management API error body, or the body itself, shortened.
