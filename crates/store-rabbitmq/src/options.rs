@@ -8,8 +8,18 @@ use url::Url;
 
 use crate::error::RabbitmqError;
 
-/// The default of [`RabbitmqOptions::max_messages_per_queue`].
-pub const DEFAULT_MAX_MESSAGES_PER_QUEUE: u64 = 100_000;
+/// The largest [`RabbitmqOptions::max_messages_per_queue`].
+///
+/// A queue's messages are read by a consumer that holds all of them unacknowledged until one
+/// `basic.nack(multiple, requeue)` puts them back in order, so the consumer's prefetch window
+/// must cover every message taken. AMQP's prefetch count is 16 bits; a larger limit would need
+/// an unlimited window, in which the broker pushes the *whole* queue (not just the limit) into
+/// the client's unbounded delivery buffer. Capping the limit at the largest window keeps the
+/// backup's memory bounded by `max_messages_per_queue` messages.
+pub const MAX_MESSAGES_PER_QUEUE: u64 = u16::MAX as u64;
+
+/// The default of [`RabbitmqOptions::max_messages_per_queue`]: the largest value.
+pub const DEFAULT_MAX_MESSAGES_PER_QUEUE: u64 = MAX_MESSAGES_PER_QUEUE;
 
 /// The default AMQP port, used when `amqp_url` is not given.
 pub const DEFAULT_AMQP_PORT: u16 = 5672;
@@ -23,7 +33,7 @@ pub const DEFAULT_AMQP_PORT: u16 = 5672;
 /// url = "http://backup:${RABBITMQ_PASSWORD}@127.0.0.1:15672"
 /// vhosts = ["orders", "billing"]   # default: the whole broker
 /// messages = true                   # default: definitions only
-/// max_messages_per_queue = 100000
+/// max_messages_per_queue = 65535    # the most (and the default)
 /// ```
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,7 +59,9 @@ pub struct RabbitmqOptions {
     #[serde(default)]
     pub messages: bool,
     /// With `messages = true`: at most this many messages are taken from each queue (the
-    /// oldest ones); the metadata says when a queue held more. Default 100000.
+    /// oldest ones); the metadata says when a queue held more. 1 to 65535, default 65535
+    /// (AMQP's largest prefetch window: every message read is held unacknowledged until the
+    /// queue is put back, and memory stays bounded by this many messages).
     #[serde(default = "default_max_messages")]
     pub max_messages_per_queue: u64,
     /// The AMQP endpoint for messages, e.g. `amqp://127.0.0.1:5672`. Default: the management
@@ -183,37 +195,43 @@ impl Endpoints {
             .host_str()
             .ok_or_else(|| bad("the URL has no host".to_string()))?
             .to_string();
-        let url_user = percent_decode(url.username());
+        let url_user = Some(percent_decode(url.username())).filter(|u| !u.is_empty());
         let url_password = url.password().map(percent_decode);
-        // `to` may carry its own credentials; otherwise the source's are used.
-        let (source_user, source_password) = if to.is_some() {
-            match Url::parse(&options.url) {
-                Ok(u) => (
-                    percent_decode(u.username()),
-                    u.password().map(percent_decode),
-                ),
-                Err(_) => (String::new(), None),
-            }
-        } else {
-            (String::new(), None)
+        // Which credentials win, as documented on the options: for the source's own URL,
+        // `username`/`password` override the URL's; a `--to` URL's own credentials win, and
+        // without them the source's are used (its options first, then its URL's).
+        let (source_user, source_password) = match Url::parse(&options.url) {
+            Ok(u) if to.is_some() => (
+                Some(percent_decode(u.username())).filter(|u| !u.is_empty()),
+                u.password().map(percent_decode),
+            ),
+            _ => (None, None),
         };
-        let username = options
-            .username
-            .clone()
-            .filter(|_| url_user.is_empty())
-            .or_else(|| (!url_user.is_empty()).then(|| url_user.clone()))
-            .or_else(|| (!source_user.is_empty()).then(|| source_user.clone()))
-            .ok_or_else(|| {
-                bad("no user: put it in the URL (http://user:password@host:15672) or set `username`".to_string())
+        let (username, password) = if to.is_some() {
+            (
+                url_user
+                    .or_else(|| options.username.clone())
+                    .or(source_user),
+                url_password
+                    .or_else(|| options.password.clone())
+                    .or(source_password),
+            )
+        } else {
+            (
+                options.username.clone().or(url_user),
+                options.password.clone().or(url_password),
+            )
+        };
+        let username =
+            username.ok_or_else(|| {
+                bad("no user: put it in the URL (http://user:password@host:15672) or set `username`"
+                .to_string())
             })?;
-        let password = url_password
-            .or_else(|| options.password.clone())
-            .or(source_password)
-            .ok_or_else(|| {
-                bad(format!(
-                    "no password for user `{username}`: put it in the URL or set `password` (e.g. \"${{RABBITMQ_PASSWORD}}\")"
-                ))
-            })?;
+        let password = password.ok_or_else(|| {
+            bad(format!(
+                "no password for user `{username}`: put it in the URL or set `password` (e.g. \"${{RABBITMQ_PASSWORD}}\")"
+            ))
+        })?;
         let _ = url.set_username("");
         let _ = url.set_password(None);
         url.set_query(None);
@@ -337,6 +355,32 @@ mod tests {
         assert_eq!(e.amqp.password, "secret");
         assert!(!format!("{o:?}").contains("secret"));
         assert!(!format!("{e:?}").contains("secret"));
+    }
+
+    #[test]
+    fn the_options_override_the_url_credentials() {
+        let mut o = RabbitmqOptions::new("http://guest:in-url@127.0.0.1:15672");
+        o.password = Some("from-option".into());
+        let e = Endpoints::resolve(&o, None).unwrap();
+        assert_eq!(e.api.username, "guest");
+        assert_eq!(e.api.password, "from-option");
+        assert_eq!(e.amqp.password, "from-option");
+        o.username = Some("backup".into());
+        let e = Endpoints::resolve(&o, None).unwrap();
+        assert_eq!(e.api.username, "backup");
+        assert_eq!(e.amqp.username, "backup");
+
+        // A --to URL with its own credentials uses them; without, the source's options.
+        let e = Endpoints::resolve(&o, Some("http://ops:ops-pw@other:15672")).unwrap();
+        assert_eq!(
+            (e.api.username.as_str(), e.api.password.as_str()),
+            ("ops", "ops-pw")
+        );
+        let e = Endpoints::resolve(&o, Some("http://other:15672")).unwrap();
+        assert_eq!(
+            (e.api.username.as_str(), e.api.password.as_str()),
+            ("backup", "from-option")
+        );
     }
 
     #[test]
