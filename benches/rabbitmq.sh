@@ -20,6 +20,8 @@ set -euo pipefail
 
 QUEUES=${1:-1000}
 PER_QUEUE=${2:-20000}
+# lifeboat takes at most 65535 messages per queue (max_messages_per_queue, AMQP prefetch window).
+if [ "$PER_QUEUE" -gt 65535 ]; then echo "MESSAGES_PER_QUEUE must be <= 65535" >&2; exit 2; fi
 RUNS=${BENCH_RUNS:-5}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -91,7 +93,7 @@ kind = "rabbitmq"
 url = "http://guest:guest@127.0.0.1:15672"
 vhosts = ["$VHOST"]
 messages = true
-max_messages_per_queue = 1000000
+max_messages_per_queue = 65535
 TOML
 
 # timed LABEL CMD... : appends "wall_s rss_kib" to $WORK/LABEL.times

@@ -7,8 +7,10 @@
 //!   broker's exact bytes for a whole-broker backup; with `vhosts = [...]` the objects of
 //!   those vhosts and the users holding permissions in them, in the same shape), counting
 //!   every object for the manifest. With `messages = true` it then reads each durable classic
-//!   or quorum queue with `basic.get` without acknowledging, writes each message, and puts them
-//!   all back with one `basic.nack(multiple, requeue)`, so they stay in their queue in order.
+//!   or quorum queue with a consumer that never acknowledges (its prefetch window is the
+//!   per-queue limit, at most 65535, which bounds memory), writes each message, and puts them
+//!   all back with one `basic.nack(multiple, requeue)`, so they stay in their queue in order
+//!   (`basic.get`, or nacking one by one, scrambles a quorum queue's order).
 //! - [`RabbitmqTarget`] compares the backup with the broker object by object (create / exists
 //!   identically / conflicts), refuses conflicts without `--force` before changing anything,
 //!   prints the diff with `--dry-run`, imports the definitions vhost by vhost
@@ -21,7 +23,7 @@
 //!
 //! - `rabbitmq-definitions` (extension `json`): the definitions document.
 //! - `rabbitmq-definitions+messages` (extension `jsonl`), JSON lines:
-//!   1. header: `{"type":"header","format":"lifeboat-rabbitmq/1","rabbitmq_version":"3.10.8","vhosts":null,"max_messages_per_queue":100000}`
+//!   1. header: `{"type":"header","format":"lifeboat-rabbitmq/1","rabbitmq_version":"3.10.8","vhosts":null,"max_messages_per_queue":65535}`
 //!   2. the definitions document, on one line;
 //!   3. one line per message, grouped by queue, oldest first:
 //!      `{"type":"message","vhost":"v","queue":"q","index":0,"redelivered":false,"exchange":"","routing_key":"q","properties":{"delivery_mode":2,"headers":{"n":{"i32":1}}},"payload":"aGVsbG8="}`
@@ -100,7 +102,10 @@ pub use format::{
     Header, QueueCount, Skipped, Trailer, DEFINITIONS_FORMAT, MESSAGES_FORMAT,
     MESSAGES_HEADER_FORMAT,
 };
-pub use options::{redact_url, RabbitmqOptions, DEFAULT_AMQP_PORT, DEFAULT_MAX_MESSAGES_PER_QUEUE};
+pub use options::{
+    redact_url, RabbitmqOptions, DEFAULT_AMQP_PORT, DEFAULT_MAX_MESSAGES_PER_QUEUE,
+    MAX_MESSAGES_PER_QUEUE,
+};
 pub use source::RabbitmqSource;
 pub use target::RabbitmqTarget;
 

@@ -22,7 +22,7 @@ use crate::format::{
     line_bytes, message_line, Header, Line, QueueCount, Skipped, Trailer, DEFINITIONS_FORMAT,
     MESSAGES_FORMAT, MESSAGES_HEADER_FORMAT,
 };
-use crate::options::{encode_segment, Endpoints, RabbitmqOptions};
+use crate::options::{encode_segment, Endpoints, RabbitmqOptions, MAX_MESSAGES_PER_QUEUE};
 use crate::scan::Scanner;
 
 /// How long a queue read waits for the next message before deciding the queue is empty (its
@@ -54,6 +54,14 @@ impl RabbitmqSource {
                 "`max_messages_per_queue` must be at least 1 (set `messages = false` to skip messages)"
                     .to_string(),
             ));
+        }
+        if options.max_messages_per_queue > MAX_MESSAGES_PER_QUEUE {
+            return Err(RabbitmqError::BadOption(format!(
+                "`max_messages_per_queue` is {}, the most is {MAX_MESSAGES_PER_QUEUE}: a queue's \
+                 messages are held unacknowledged until they are put back in order, and AMQP's \
+                 prefetch window (16 bits) is the only bound on how many the broker sends at once",
+                options.max_messages_per_queue
+            )));
         }
         let endpoints = Endpoints::resolve(&options, None)?;
         let api = Api::new(endpoints.api.clone(), endpoints.amqp.clone())?;
@@ -370,9 +378,11 @@ impl RabbitmqSource {
         if limit == 0 {
             return (0, None);
         }
-        // A prefetch count is 16 bits; above that the window is unlimited and the consumer is
-        // cancelled once `limit` messages arrived.
-        let prefetch = u16::try_from(limit).unwrap_or(0);
+        // The window is exactly the limit, so the broker never sends more than `limit`
+        // messages: that bounds the client's (unbounded) delivery buffer. `new` refuses
+        // limits above a 16-bit prefetch count, so the clamp never applies.
+        let prefetch = u16::try_from(limit).unwrap_or(u16::MAX);
+        let limit = limit.min(u64::from(prefetch));
         if let Err(e) = channel
             .basic_qos(prefetch, BasicQosOptions::default())
             .await
@@ -421,7 +431,8 @@ impl RabbitmqSource {
         {
             failure.get_or_insert(err(format!("basic.cancel on queue `{queue}`"), e));
         }
-        // Deliveries already on their way when the consumer was cancelled (unlimited window).
+        // Deliveries already on their way when the consumer was cancelled (none with a window
+        // of exactly `limit`; kept so that any stray delivery is nacked with the rest).
         while let Ok(Some(Ok(extra))) =
             tokio::time::timeout(std::time::Duration::from_millis(200), consumer.next()).await
         {
@@ -561,5 +572,26 @@ impl Source for RabbitmqSource {
 
     async fn backup(&self, out: &mut (dyn AsyncWrite + Send + Unpin)) -> Result<Value, StoreError> {
         Ok(self.backup_inner(out).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use backup_core::StoreErrorKind;
+
+    #[test]
+    fn the_per_queue_limit_is_bounded_by_the_prefetch_window() {
+        let mut o = RabbitmqOptions::new("http://u:p@127.0.0.1:15672");
+        assert_eq!(o.max_messages_per_queue, MAX_MESSAGES_PER_QUEUE);
+        o.messages = true;
+        assert!(RabbitmqSource::new(o.clone()).is_ok());
+        for bad in [0, MAX_MESSAGES_PER_QUEUE + 1, 1_000_000] {
+            o.max_messages_per_queue = bad;
+            let err = RabbitmqSource::new(o.clone()).unwrap_err();
+            assert_eq!(err.kind(), StoreErrorKind::Config, "{err}");
+            assert!(err.to_string().contains("max_messages_per_queue"), "{err}");
+        }
     }
 }
