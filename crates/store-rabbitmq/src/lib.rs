@@ -45,8 +45,13 @@
 //! - After the backup the messages are back in their queue in their order, but with the
 //!   `redelivered` flag set (quorum queues also count the delivery in `x-delivery-count`), and
 //!   a consumer that attaches during the backup sees them only once they are put back.
+//! - A quorum queue puts requeued messages at its *back*: messages published to it while the
+//!   backup reads it end up ahead of the older ones (a classic queue requeues in place). For
+//!   the same reason a quorum queue holding more than `max_messages_per_queue` is skipped:
+//!   taking only its oldest would move them behind the rest.
 //! - Queues with consumers, stream queues, non-durable and auto-delete queues, queues that
-//!   cannot be opened (exclusive to another connection), and quorum queues with a delivery
+//!   cannot be opened (exclusive to another connection), quorum queues deeper than the limit,
+//!   and quorum queues with a delivery
 //!   limit (argument, policy or operator policy: every backup would count as a delivery attempt)
 //!   are not read: they are listed with the reason in the trailer and the manifest's
 //!   `messages.skipped`, and logged as warnings.

@@ -335,6 +335,25 @@ impl RabbitmqSource {
                 continue;
             }
             let depth = u64::from(declared.message_count());
+            if q.kind == "quorum" && depth > self.options.max_messages_per_queue {
+                // A quorum queue puts requeued messages at its back: reading only the oldest
+                // N would move them behind the others (seen on 3.10: 30 messages, limit 10
+                // came back as 10..29, 0..9). A classic queue requeues them in place.
+                let reason = format!(
+                    "quorum queue holding {depth} messages, more than max_messages_per_queue ({}): \
+                     quorum queues requeue at the back, so reading only the oldest would reorder \
+                     the queue",
+                    self.options.max_messages_per_queue
+                );
+                tracing::warn!(vhost, queue = %q.name, %reason, "messages of this queue are not backed up");
+                trailer.skipped.push(Skipped {
+                    vhost: vhost.to_string(),
+                    queue: q.name.clone(),
+                    reason,
+                });
+                let _ = channel.close(200, "done").await;
+                continue;
+            }
             let limit = depth.min(self.options.max_messages_per_queue);
             if depth > limit {
                 tracing::warn!(vhost, queue = %q.name, depth, limit, "queue holds more messages than max_messages_per_queue: only the oldest are backed up");

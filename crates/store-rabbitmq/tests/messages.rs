@@ -283,3 +283,140 @@ async fn a_damaged_stream_publishes_nothing() {
     assert_eq!(wait_depth(&v, "q", 50).await, 50);
     drop(s);
 }
+
+#[tokio::test]
+async fn a_message_for_a_queue_missing_on_the_target_is_an_error_and_nothing_is_committed() {
+    let Some(mut s) = broker("unrouted").await else {
+        return;
+    };
+    let v = s.vhost("u").await;
+    let ev = enc(&v);
+    for q in ["kept", "gone"] {
+        s.put(&format!("/api/queues/{ev}/{q}"), json!({"durable": true}))
+            .await;
+        publish(&v, q, &messages(0, 5)).await;
+    }
+    let mut o = RabbitmqOptions::new(URL);
+    o.vhosts = Some(vec![v.clone()]);
+    o.messages = true;
+    let mut dump = Vec::new();
+    let metadata = RabbitmqSource::new(o.clone())
+        .unwrap()
+        .backup(&mut dump)
+        .await
+        .unwrap();
+    let m = manifest("rabbitmq-definitions+messages", metadata);
+    assert_eq!(m.metadata["messages"]["total"], 10);
+
+    // The definitions line loses queue `gone`: the restore does not create it, so its
+    // messages have nowhere to go.
+    let text = String::from_utf8(dump).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut defs: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+    defs["queues"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|q| q["name"] != "gone");
+    defs["bindings"] = json!([]);
+    lines[1] = defs.to_string();
+    let edited = format!("{}\n", lines.join("\n"));
+
+    s.clean().await;
+    let target = RabbitmqTarget::new(&o, None).unwrap();
+    let err = target
+        .restore(&mut edited.as_bytes(), &m, &RestoreOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Failed, "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("not routed") && text.contains("`gone`"),
+        "{text}"
+    );
+    // The definitions were imported (documented), but not one message was committed, not even
+    // those of the queue that exists: they share the vhost's transaction.
+    s.put(
+        &format!("/api/permissions/{ev}/guest"),
+        json!({"configure": ".*", "write": ".*", "read": ".*"}),
+    )
+    .await;
+    assert!(s.exists(&format!("/api/queues/{ev}/kept")).await);
+    assert!(!s.exists(&format!("/api/queues/{ev}/gone")).await);
+    assert_eq!(depth(&v, "kept").await, 0, "messages were committed");
+}
+
+#[tokio::test]
+async fn the_per_queue_limit_takes_the_oldest_and_never_reorders_a_queue() {
+    let Some(mut s) = broker("limit").await else {
+        return;
+    };
+    let v = s.vhost("l").await;
+    let ev = enc(&v);
+    let sent = messages(0, 30);
+    for (q, args) in [
+        ("classic", json!({})),
+        ("quorum", json!({"x-queue-type": "quorum"})),
+    ] {
+        s.put(
+            &format!("/api/queues/{ev}/{q}"),
+            json!({"durable": true, "arguments": args}),
+        )
+        .await;
+        publish(&v, q, &sent).await;
+    }
+    let mut o = RabbitmqOptions::new(URL);
+    o.vhosts = Some(vec![v.clone()]);
+    o.messages = true;
+    o.max_messages_per_queue = 10;
+    let mut dump = Vec::new();
+    let metadata = RabbitmqSource::new(o.clone())
+        .unwrap()
+        .backup(&mut dump)
+        .await
+        .unwrap();
+    // The classic queue gives its 10 oldest; the quorum queue would put them at its back
+    // (it requeues there), so it is skipped and reported instead of reordered.
+    assert_eq!(metadata["messages"]["total"], 10, "{metadata}");
+    assert_eq!(
+        metadata["messages"]["queues"],
+        json!([{"vhost": v, "queue": "classic", "messages": 10, "depth": 30}])
+    );
+    let skipped = &metadata["messages"]["skipped"];
+    assert_eq!(skipped[0]["queue"], "quorum", "{skipped}");
+    assert!(
+        skipped[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("would reorder"),
+        "{skipped}"
+    );
+    let m = manifest("rabbitmq-definitions+messages", metadata);
+    RabbitmqCheck::new()
+        .check(&mut dump.as_slice(), &m)
+        .await
+        .unwrap();
+    // The dump holds the 10 oldest of each queue, and the queues still hold all 30 in order.
+    let text = String::from_utf8(dump).unwrap();
+    let ids: Vec<String> = text
+        .lines()
+        .filter(|l| l.contains("\"type\":\"message\"") && l.contains("\"queue\":\"classic\""))
+        .map(|l| {
+            let m: serde_json::Value = serde_json::from_str(l).unwrap();
+            m["properties"]["message_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(ids, (0..10).map(|i| format!("m-0-{i}")).collect::<Vec<_>>());
+    for q in ["classic", "quorum"] {
+        assert_eq!(wait_depth(&v, q, 30).await, 30, "queue {q} after backup");
+        let got = drain(&v, q, 30).await;
+        assert!(
+            got.iter()
+                .map(|m| &m.payload)
+                .eq(sent.iter().map(|m| &m.payload)),
+            "queue {q}: order changed: {:?}",
+            got.iter()
+                .map(|m| m.properties.message_id().clone().unwrap().to_string())
+                .collect::<Vec<_>>()
+        );
+    }
+}
