@@ -24,6 +24,23 @@ fn not_extension_member(catalog: &str, oid: &str) -> String {
     )
 }
 
+/// The TLS version of this connection (`pg_stat_ssl`, as the server sees it), `None` when it
+/// is not encrypted.
+pub(crate) async fn tls_version(
+    client: &Client,
+    conn: &ConnInfo,
+    step: Step,
+) -> Result<Option<String>, PostgresError> {
+    let row = client
+        .query_opt(
+            "SELECT version FROM pg_catalog.pg_stat_ssl WHERE pid = pg_catalog.pg_backend_pid() AND ssl",
+            &[],
+        )
+        .await
+        .map_err(|e| PostgresError::query(step, conn, &e))?;
+    Ok(row.and_then(|r| r.get::<_, Option<String>>(0)))
+}
+
 /// The server's `server_version` and `server_version_num`.
 pub(crate) async fn server_version(
     client: &Client,

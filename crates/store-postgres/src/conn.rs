@@ -1,12 +1,14 @@
 //! Where a server is and how to reach it: the parsed URL ([`ConnInfo`]), its redacted form, the
 //! in-process connection (tokio-postgres) and the environment handed to the client tools.
 
+use std::path::Path;
 use std::time::Duration;
 
-use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::config::{Host, SslMode as PgSslMode};
 use tokio_postgres::{Client, NoTls};
 
 use crate::error::{pg_message, PostgresError, Step};
+use crate::tls::{self, RootCerts, SslMode, Tls};
 
 /// The server, user, password and database of a connection. Never printed with its password:
 /// [`ConnInfo::describe`] is the redacted URL.
@@ -18,7 +20,7 @@ pub(crate) struct ConnInfo {
     user: String,
     password: Option<String>,
     database: String,
-    ssl_mode: Option<&'static str>,
+    tls: Tls,
     connect_timeout: Duration,
 }
 
@@ -29,11 +31,14 @@ impl std::fmt::Debug for ConnInfo {
 }
 
 impl ConnInfo {
-    /// Parses `postgres://user[:password]@host[:port]/database`; `password` (when given) wins
-    /// over the URL's.
+    /// Parses `postgres://user[:password]@host[:port]/database[?sslmode=..&sslrootcert=..]`;
+    /// `password` (when given) wins over the URL's; the URL's `sslrootcert` wins over
+    /// `ssl_root_cert`. Without them, `PGSSLMODE` / `PGSSLROOTCERT` of the environment apply,
+    /// else `prefer` (libpq's defaults).
     pub(crate) fn parse(
         url: &str,
         password: Option<&str>,
+        ssl_root_cert: Option<&Path>,
         connect_timeout: Duration,
     ) -> Result<Self, PostgresError> {
         let bad = |reason: String| PostgresError::BadUrl {
@@ -45,7 +50,9 @@ impl ConnInfo {
                 "expected postgres://user[:password]@host[:port]/database".to_string(),
             ));
         }
-        let config: tokio_postgres::Config = url.parse().map_err(|e| bad(pg_message(&e)))?;
+        // tokio-postgres knows neither verify-* nor sslrootcert: lifeboat handles both.
+        let (rest, ssl_mode, root_cert) = split_ssl_params(url).map_err(bad)?;
+        let config: tokio_postgres::Config = rest.parse().map_err(|e| bad(pg_message(&e)))?;
         let (host, unix_socket) = match config.get_hosts() {
             [] => ("localhost".to_string(), false),
             [Host::Tcp(host)] => (host.clone(), false),
@@ -71,15 +78,24 @@ impl ConnInfo {
             .get_dbname()
             .map(str::to_string)
             .unwrap_or_else(|| user.clone());
-        let ssl_mode = match config.get_ssl_mode() {
-            SslMode::Disable => Some("disable"),
-            SslMode::Prefer => None,
-            _ => {
-                return Err(bad(
-                    "sslmode=require is not supported yet (use disable or prefer)".to_string(),
+        let ssl_mode = match ssl_mode.or_else(|| std::env::var("PGSSLMODE").ok()) {
+            None => SslMode::Prefer,
+            Some(text) => SslMode::parse(&text).ok_or_else(|| {
+                bad(format!(
+                    "unknown sslmode `{text}` (expected disable, allow, prefer, require, \
+                     verify-ca or verify-full)"
                 ))
-            }
+            })?,
         };
+        let root_cert = root_cert
+            .map(|text| RootCerts::parse(&text))
+            .or_else(|| ssl_root_cert.map(|p| RootCerts::File(p.to_path_buf())))
+            .or_else(|| {
+                std::env::var("PGSSLROOTCERT")
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .map(|v| RootCerts::parse(&v))
+            });
         Ok(Self {
             host,
             unix_socket,
@@ -87,7 +103,10 @@ impl ConnInfo {
             user,
             password,
             database,
-            ssl_mode,
+            tls: Tls {
+                mode: ssl_mode,
+                root_cert,
+            },
             connect_timeout,
         })
     }
@@ -98,6 +117,11 @@ impl ConnInfo {
             database: database.to_string(),
             ..self.clone()
         }
+    }
+
+    /// The configured `sslmode`.
+    pub(crate) fn ssl_mode(&self) -> &'static str {
+        self.tls.mode.as_str()
     }
 
     /// This connection, with `other`'s password when it has none of its own.
@@ -146,29 +170,49 @@ impl ConnInfo {
             .user(&self.user)
             .dbname(&self.database)
             .application_name("lifeboat")
-            .connect_timeout(self.connect_timeout)
-            .ssl_mode(if self.ssl_mode.is_some() {
-                SslMode::Disable
-            } else {
-                SslMode::Prefer
-            });
+            .connect_timeout(self.connect_timeout);
         if let Some(password) = &self.password {
             config.password(password);
         }
-        let (client, connection) =
-            config
-                .connect(NoTls)
-                .await
-                .map_err(|e| PostgresError::Connect {
-                    server: self.describe(),
-                    message: pg_message(&e),
-                })?;
-        let server = self.describe();
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(server = %server, "postgres connection ended: {}", pg_message(&e));
+        let connect_error = |e: tokio_postgres::Error| {
+            let mut message = pg_message(&e);
+            if let Some(hint) = tls::hint(&message, &self.tls, &self.host) {
+                message = format!("{message} ({hint})");
             }
-        });
+            PostgresError::Connect {
+                server: self.describe(),
+                message,
+            }
+        };
+        // libpq never uses TLS over a unix socket (the server refuses it there).
+        let connector = if self.unix_socket {
+            None
+        } else {
+            self.tls.connector().map_err(|reason| PostgresError::Tls {
+                server: self.describe(),
+                reason,
+            })?
+        };
+        let server = self.describe();
+        let client = match connector {
+            None => {
+                config.ssl_mode(PgSslMode::Disable);
+                let (client, connection) = config.connect(NoTls).await.map_err(connect_error)?;
+                spawn_driver(server, connection);
+                client
+            }
+            Some(connector) => {
+                config.ssl_mode(if self.tls.mode.requires_tls() {
+                    PgSslMode::Require
+                } else {
+                    PgSslMode::Prefer
+                });
+                let (client, connection) =
+                    config.connect(connector).await.map_err(connect_error)?;
+                spawn_driver(server, connection);
+                client
+            }
+        };
         Ok(client)
     }
 
@@ -199,14 +243,70 @@ impl ConnInfo {
                 self.connect_timeout.as_secs().max(1).to_string(),
             ),
         ];
-        if let Some(mode) = self.ssl_mode {
-            env.push(("PGSSLMODE", mode.to_string()));
-        }
+        env.extend(self.tls.child_env());
         if let Some(password) = &self.password {
             env.push(("PGPASSWORD", password.clone()));
         }
         env
     }
+}
+
+/// Runs a connection's driver until the client is dropped.
+fn spawn_driver<S, T>(server: String, connection: tokio_postgres::Connection<S, T>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(server = %server, "postgres connection ended: {}", pg_message(&e));
+        }
+    });
+}
+
+/// Takes `sslmode` and `sslrootcert` out of a URL's query (percent-decoded), returning the
+/// rest of the URL for tokio-postgres.
+fn split_ssl_params(url: &str) -> Result<(String, Option<String>, Option<String>), String> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), None, None));
+    };
+    let (mut mode, mut root) = (None, None);
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "sslmode" => mode = Some(percent_decode(value)?),
+            "sslrootcert" => root = Some(percent_decode(value)?),
+            _ => kept.push(pair),
+        }
+    }
+    let rest = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((rest, mode, root))
+}
+
+/// Decodes `%XX` escapes (and nothing else: `+` stays `+`, as in libpq).
+fn percent_decode(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("bad percent escape in `{text}`"))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("`{text}` is not UTF-8 once decoded"))
 }
 
 /// `url` with the password of its user-info removed (`postgres://u:secret@h/db` →
@@ -263,6 +363,7 @@ mod tests {
         let info = ConnInfo::parse(
             "postgres://bob:hunter2@db.local:6543/orders",
             None,
+            None,
             Duration::from_secs(3),
         )
         .unwrap();
@@ -270,13 +371,63 @@ mod tests {
         assert!(!format!("{info:?}").contains("hunter2"));
         let env = info.child_env();
         assert!(env.contains(&("PGPASSWORD", "hunter2".to_string())));
-        let other =
-            ConnInfo::parse("postgres://bob:x@h/o", Some("y"), Duration::from_secs(3)).unwrap();
+        let other = ConnInfo::parse(
+            "postgres://bob:x@h/o",
+            Some("y"),
+            None,
+            Duration::from_secs(3),
+        )
+        .unwrap();
         assert!(other.child_env().contains(&("PGPASSWORD", "y".to_string())));
-        let err = ConnInfo::parse("mysql://bob:hunter2@h/db", None, Duration::from_secs(1))
+        let err = ConnInfo::parse(
+            "mysql://bob:hunter2@h/db",
+            None,
+            None,
+            Duration::from_secs(1),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn ssl_params_are_taken_out_of_the_url() {
+        let t = Duration::from_secs(3);
+        let info = ConnInfo::parse(
+            "postgres://u@h/db?sslmode=verify-ca&application_name=x&sslrootcert=%2Fetc%2Fca.pem",
+            None,
+            Some(Path::new("/other.pem")),
+            t,
+        )
+        .unwrap();
+        let env = info.child_env();
+        assert!(env.contains(&("PGSSLMODE", "verify-ca".into())));
+        assert!(env.contains(&("PGSSLROOTCERT", "/etc/ca.pem".into())));
+        let info = ConnInfo::parse(
+            "postgres://u@h/db?sslmode=require",
+            None,
+            Some(Path::new("/ca.pem")),
+            t,
+        )
+        .unwrap();
+        assert!(info
+            .child_env()
+            .contains(&("PGSSLROOTCERT", "/ca.pem".into())));
+        let err = ConnInfo::parse("postgres://u:pw@h/db?sslmode=verify", None, None, t)
             .unwrap_err()
             .to_string();
-        assert!(!err.contains("hunter2"), "{err}");
+        assert!(err.contains("unknown sslmode `verify`"), "{err}");
+        assert!(!err.contains("pw@"), "{err}");
+        assert_eq!(
+            split_ssl_params("postgres://h/db?sslmode=disable").unwrap(),
+            (
+                "postgres://h/db".to_string(),
+                Some("disable".to_string()),
+                None
+            )
+        );
+        assert!(percent_decode("%zz").is_err());
+        assert_eq!(percent_decode("a%20b+c").unwrap(), "a b+c");
     }
 
     #[test]

@@ -84,6 +84,8 @@ impl PostgresDrill {
             "schema_hash": meta.schema_hash,
             "schema_hash_match": comparison.schema_hash.as_ref().map(|h| Some(h) == meta.schema_hash.as_ref()),
             "restore_ms": restore_ms,
+            "sslmode": scratch.ssl_mode(),
+            "tls": comparison.tls,
         }))
     }
 

@@ -82,6 +82,15 @@ pub enum PostgresError {
         message: String,
     },
 
+    /// TLS could not be set up (root certificate file unreadable or empty).
+    #[error("TLS for {server}: {reason}")]
+    Tls {
+        /// The redacted URL.
+        server: String,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// A query failed.
     #[error("{step} on {server} failed: {message}")]
     Query {
@@ -278,6 +287,7 @@ impl PostgresError {
         match self {
             PostgresError::BadUrl { .. }
             | PostgresError::BadOption { .. }
+            | PostgresError::Tls { .. }
             | PostgresError::WrongDumpFormat { .. } => StoreErrorKind::Config,
             PostgresError::TargetNotEmpty { .. } | PostgresError::PlainCannotClean { .. } => {
                 StoreErrorKind::TargetNotEmpty

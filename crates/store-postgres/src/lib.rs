@@ -17,6 +17,12 @@
 //! Passwords (in the URL or the `password` option) reach the client tools only through
 //! `PGPASSWORD` in their environment, never their command line; URLs are shown redacted.
 //!
+//! TLS follows libpq's `sslmode` (`disable`, `allow`, `prefer` (default), `require`,
+//! `verify-ca`, `verify-full`) and `sslrootcert` / [`PostgresOptions::ssl_root_cert`]: the
+//! in-process connections use rustls (system roots unless a root file is given), the client
+//! tools get `PGSSLMODE` / `PGSSLROOTCERT`, so both check the same. The manifest records the
+//! TLS version the server saw (`tls`).
+//!
 //! # Dump formats
 //!
 //! One database and no `globals`: the artifact is pg_dump's own output, so a backup can be
@@ -67,6 +73,7 @@ mod options;
 mod restore;
 mod source;
 mod target;
+mod tls;
 mod tools;
 
 pub use check::PostgresCheck;

@@ -24,6 +24,11 @@ pub struct PostgresMetadata {
     pub filtered: bool,
     /// Whether the bundle holds `pg_dumpall --globals-only` (roles, tablespaces).
     pub globals: bool,
+    /// The TLS version of lifeboat's connection to the server as the server reported it
+    /// (`pg_stat_ssl`), e.g. `TLSv1.3`; `None` for an unencrypted connection (or a backup
+    /// written before lifeboat recorded it).
+    #[serde(default)]
+    pub tls: Option<String>,
     /// Every dumped database, in dump order.
     pub databases: Vec<DatabaseMetadata>,
 }

@@ -19,16 +19,30 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct PostgresOptions {
     /// The server and database: `postgres://user[:password]@host[:port]/database`
-    /// (`postgresql://` works too; `?sslmode=disable` or `prefer` is passed on to the client
-    /// tools; TLS-only modes such as `require` are not supported yet and refused). The
-    /// password is better given in `password`; either way it reaches `pg_dump`, `pg_restore`
-    /// and `psql` only through their environment (`PGPASSWORD`), never their command line, and
-    /// the URL is shown everywhere with its password removed.
+    /// (`postgresql://` works too). TLS follows libpq's `?sslmode=`: `disable`, `allow` /
+    /// `prefer` (the default: TLS when the server offers it, certificate not checked),
+    /// `require` (TLS or fail; certificate not checked unless a root certificate is given, as
+    /// in libpq), `verify-ca` (the chain must lead to a trusted root) and `verify-full` (chain
+    /// and host name; what managed services such as RDS, Cloud SQL or Azure should use).
+    /// `&sslrootcert=/path/ca.pem` (or `ssl_root_cert`) names the trusted root(s); without it
+    /// the system's trust store is used. Without `sslmode` in the URL, `PGSSLMODE` (and
+    /// `PGSSLROOTCERT`) of lifeboat's environment apply, like libpq. The in-process connection
+    /// (rustls) and `pg_dump` / `pg_restore` / `psql` (given `PGSSLMODE` / `PGSSLROOTCERT` in
+    /// their environment) check the same. The password is better given in `password`; either
+    /// way it reaches the client tools only through their environment (`PGPASSWORD`), never
+    /// their command line, and the URL is shown everywhere with its password removed.
     pub url: String,
 
     /// The password, instead of putting it in `url` (e.g. `"${ORDERS_DB_PASSWORD}"`).
     #[serde(default)]
     pub password: Option<String>,
+
+    /// A PEM file of trusted root certificates for TLS (a private CA, or a self-signed server
+    /// certificate), e.g. `"/etc/lifeboat/rds-ca.pem"`; the URL's `sslrootcert` wins. With it,
+    /// `sslmode=require` also checks the certificate chain (libpq's behaviour). It applies to
+    /// `restore --to` URLs too.
+    #[serde(default)]
+    pub ssl_root_cert: Option<PathBuf>,
 
     /// The dump format: `"custom"` (default; `pg_dump -Fc -Z0`, lifeboat compresses) or
     /// `"plain"` (a SQL script, restored with `psql`).
@@ -148,6 +162,7 @@ impl PostgresOptions {
         Self {
             url: url.into(),
             password: None,
+            ssl_root_cert: None,
             format: DumpFormat::Custom,
             schema_only: false,
             tables: Vec::new(),
@@ -170,6 +185,7 @@ impl std::fmt::Debug for PostgresOptions {
         f.debug_struct("PostgresOptions")
             .field("url", &crate::conn::redact_url(&self.url))
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("ssl_root_cert", &self.ssl_root_cert)
             .field("format", &self.format)
             .field("schema_only", &self.schema_only)
             .field("tables", &self.tables)

@@ -52,6 +52,8 @@ pub(crate) struct Comparison {
     pub(crate) rows: u64,
     pub(crate) differences: Vec<String>,
     pub(crate) schema_hash: Option<String>,
+    /// The TLS version of the comparing connection (`pg_stat_ssl`), `None` if unencrypted.
+    pub(crate) tls: Option<String>,
 }
 
 /// One database restored.
@@ -320,6 +322,7 @@ impl<'a> Loader<'a> {
         hash: bool,
     ) -> Result<Comparison, PostgresError> {
         let client = conn.connect().await?;
+        let tls = catalog::tls_version(&client, conn, Step::RowCounts).await?;
         let tables = catalog::data_tables(&client, conn).await?;
         let counts = catalog::row_counts(&client, conn, &tables).await?;
         let mut differences = Vec::new();
@@ -354,6 +357,7 @@ impl<'a> Loader<'a> {
             rows: meta.tables.keys().filter_map(|t| counts.get(t)).sum(),
             differences,
             schema_hash,
+            tls,
         })
     }
 

@@ -52,11 +52,12 @@ impl PostgresSource {
     }
 
     /// Connects to the first database and checks the client tools against the server.
-    async fn connect_checked(&self) -> Result<(Client, String, u32, String), PostgresError> {
+    async fn connect_checked(&self) -> Result<Checked, PostgresError> {
         let first = self.conn.with_database(&self.databases[0]);
         let client = first.connect().await?;
         let (version, version_num) =
             catalog::server_version(&client, &first, Step::Preflight).await?;
+        let tls = catalog::tls_version(&client, &first, Step::Preflight).await?;
         let pg_dump = self
             .tools
             .check_compatible("pg_dump", &version, version_num, &first)
@@ -66,16 +67,19 @@ impl PostgresSource {
                 .check_compatible("pg_dumpall", &version, version_num, &first)
                 .await?;
         }
-        Ok((client, version, version_num, pg_dump.text))
+        Ok(Checked {
+            version,
+            version_num,
+            pg_dump_version: pg_dump.text,
+            tls,
+        })
     }
 
     async fn backup_inner(
         &self,
         out: &mut (dyn AsyncWrite + Send + Unpin),
     ) -> Result<PostgresMetadata, PostgresError> {
-        let (client, server_version, server_version_num, pg_dump_version) =
-            self.connect_checked().await?;
-        drop(client);
+        let checked = self.connect_checked().await?;
         let mut databases = Vec::new();
         if self.is_bundle() {
             let output = |source| PostgresError::Output {
@@ -122,9 +126,10 @@ impl PostgresSource {
         }
         Ok(PostgresMetadata {
             server: self.conn.describe(),
-            server_version,
-            server_version_num,
-            pg_dump_version,
+            server_version: checked.version,
+            server_version_num: checked.version_num,
+            pg_dump_version: checked.pg_dump_version,
+            tls: checked.tls,
             format: self.options.format.as_str().to_string(),
             schema_only: self.options.schema_only,
             filtered: self.is_filtered(),
@@ -256,11 +261,20 @@ impl PostgresSource {
     }
 }
 
+/// What [`PostgresSource::connect_checked`] found out.
+struct Checked {
+    version: String,
+    version_num: u32,
+    pg_dump_version: String,
+    tls: Option<String>,
+}
+
 /// The connection of a source's options (no I/O).
 pub(crate) fn conn_for(options: &PostgresOptions) -> Result<ConnInfo, PostgresError> {
     ConnInfo::parse(
         &options.url,
         options.password.as_deref(),
+        options.ssl_root_cert.as_deref(),
         Duration::from_secs(options.connect_timeout_secs.max(1)),
     )
 }
@@ -334,8 +348,7 @@ impl Source for PostgresSource {
     }
 
     async fn preflight(&self) -> Result<Preflight, StoreError> {
-        let (client, version, _num, pg_dump_version) = self.connect_checked().await?;
-        drop(client);
+        let checked = self.connect_checked().await?;
         let mut total = 0u64;
         let mut databases = Vec::new();
         for database in &self.databases {
@@ -353,11 +366,13 @@ impl Source for PostgresSource {
             }));
         }
         Ok(Preflight {
-            version: Some(version),
+            version: Some(checked.version),
             estimated_bytes: Some(total),
             details: serde_json::json!({
                 "server": self.conn.describe(),
-                "pg_dump_version": pg_dump_version,
+                "sslmode": self.conn.ssl_mode(),
+                "tls": checked.tls,
+                "pg_dump_version": checked.pg_dump_version,
                 "format": self.dump_format(),
                 "databases": databases,
             }),

@@ -48,7 +48,7 @@ impl PostgresTarget {
         let to = match to {
             None => None,
             Some(url) => {
-                let parsed = ConnInfo::parse(url, None, timeout)?;
+                let parsed = ConnInfo::parse(url, None, options.ssl_root_cert.as_deref(), timeout)?;
                 Some(if parsed.has_password() {
                     parsed
                 } else {
