@@ -96,6 +96,26 @@ impl Vhost {
         self.call(reqwest::Method::PUT, &path, Some(body)).await;
     }
 
+    /// The vhost's definitions (`GET /api/definitions/<vhost>`), every section sorted, to
+    /// compare before and after a restore that must change nothing.
+    async fn definitions(&self) -> Value {
+        let mut all = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/definitions/{}", enc(&self.name)),
+                None,
+            )
+            .await;
+        if let Some(map) = all.as_object_mut() {
+            for section in map.values_mut() {
+                if let Some(items) = section.as_array_mut() {
+                    items.sort_by_key(|o| o.to_string());
+                }
+            }
+        }
+        all
+    }
+
     async fn exists(&self, kind: &str, name: &str) -> bool {
         let path = format!("{API}/api/{kind}/{}/{}", enc(&self.name), enc(name));
         self.client
@@ -361,6 +381,11 @@ async fn a_conflicting_queue_is_refused_and_dry_run_shows_the_diff() {
         json!({"durable": true, "arguments": {"x-message-ttl": 1000}}),
     )
     .await;
+    v.put(
+        "exchanges/events",
+        json!({"type": "fanout", "durable": true}),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     config(
         dir.path(),
@@ -386,32 +411,43 @@ async fn a_conflicting_queue_is_refused_and_dry_run_shows_the_diff() {
     )
     .await;
     v.put("queues/extra", json!({"durable": true})).await;
+    // The exchange is gone: a restore that went ahead would create it.
+    v.call(
+        reqwest::Method::DELETE,
+        &format!("/api/exchanges/{}/events", enc(&v.name)),
+        None,
+    )
+    .await;
+    let before = v.definitions().await;
 
     let d = dir.path().to_path_buf();
-    let (dry, refused) = tokio::task::spawn_blocking(move || {
-        (
-            run(&d, &["restore", "broker", "--dry-run"]),
-            run(&d, &["restore", "broker"]),
-        )
-    })
-    .await
-    .unwrap();
+    let dry = tokio::task::spawn_blocking(move || run(&d, &["restore", "broker", "--dry-run"]))
+        .await
+        .unwrap();
     assert_eq!(dry.0, 0, "{}", dry.1);
     assert!(
         dry.1.contains("conflict") && dry.1.contains("x-message-ttl"),
         "{}",
         dry.1
     );
+    assert!(dry.1.contains("+ create: exchange"), "{}", dry.1);
+    assert_eq!(v.definitions().await, before, "--dry-run changed the vhost");
+
+    let d = dir.path().to_path_buf();
+    let refused = tokio::task::spawn_blocking(move || run(&d, &["restore", "broker"]))
+        .await
+        .unwrap();
     assert_eq!(refused.0, 1, "{}", refused.1);
     assert!(
         refused.1.contains(&format!("queue {}/orders", v.name)) && refused.1.contains("--force"),
         "{}",
         refused.1
     );
-    // Nothing changed.
+    // Nothing changed: not the conflicting queue, and the missing exchange was not created.
     assert_eq!(
-        v.get("queues", "orders").await["arguments"]["x-message-ttl"],
-        5000
+        v.definitions().await,
+        before,
+        "a refused restore changed the vhost"
     );
 
     let d = dir.path().to_path_buf();
@@ -423,6 +459,7 @@ async fn a_conflicting_queue_is_refused_and_dry_run_shows_the_diff() {
         v.get("queues", "orders").await["arguments"]["x-message-ttl"],
         1000
     );
+    assert!(v.exists("exchanges", "events").await);
 }
 
 #[test]
