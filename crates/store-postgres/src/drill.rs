@@ -17,8 +17,9 @@ use crate::source::conn_for;
 use crate::{FORMAT_BUNDLE, FORMAT_PLAIN};
 
 /// `verify --deep`: a restore drill. Each database of the backup is restored into
-/// `lifeboat_verify_<backup id>` (lower-cased, `[a-z0-9_]`, with `_<n>` per database of a
-/// bundle) on the source's server; every table's exact row count, the large objects and the
+/// `lifeboat_verify_<backup id>_<random>` (lower-cased, `[a-z0-9_]`, with `_<n>` per database
+/// of a bundle; the random part lets two drills of the same backup run at once) on the
+/// source's server; every table's exact row count, the large objects and the
 /// schema hash are compared with the manifest, and the scratch database is dropped whatever
 /// happened. A difference is an integrity failure (exit 13).
 #[derive(Debug)]
@@ -44,7 +45,8 @@ impl PostgresDrill {
         format: DumpFormat,
         input: &mut (dyn AsyncRead + Send + Unpin),
     ) -> Result<serde_json::Value, PostgresError> {
-        // A scratch database of the same name is a leftover of an earlier drill of this backup.
+        // The name carries a random part, so no other drill uses it; should it exist anyway, it
+        // can only be a leftover of this very name, never another drill's database.
         loader.drop_database(scratch).await?;
         loader.create_database(scratch, meta).await?;
         let result = async {
@@ -105,7 +107,7 @@ impl PostgresDrill {
             }
         })?;
         let loader = Loader::new(&self.options);
-        let base = scratch_name(&manifest.id.to_string());
+        let base = scratch_name(&manifest.id.to_string(), &random_suffix());
         let started = Instant::now();
         let mut results = Vec::new();
         if manifest.dump_format == FORMAT_BUNDLE {
@@ -176,22 +178,44 @@ impl PostgresDrill {
     }
 }
 
-/// `lifeboat_verify_<id>`: lower-case, `[a-z0-9_]` only, at most 55 bytes (room for `_<n>`
-/// within PostgreSQL's 63).
-pub(crate) fn scratch_name(id: &str) -> String {
-    let clean: String = id
-        .chars()
-        .map(|c| {
-            let c = c.to_ascii_lowercase();
-            if c.is_ascii_alphanumeric() {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let mut name = format!("lifeboat_verify_{clean}");
-    name.truncate(55);
+/// Length of the random part of a scratch name.
+const SUFFIX_LEN: usize = 8;
+
+/// The longest scratch name before a bundle's `_<n>`: room for `_<n>` up to `_99999999`
+/// within PostgreSQL's 63-byte identifiers.
+const MAX_BASE: usize = 54;
+
+/// `SUFFIX_LEN` random characters of `[a-z0-9]` (36^8 ≈ 2.8e12 names).
+fn random_suffix() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::thread_rng();
+    (0..SUFFIX_LEN)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+/// `lifeboat_verify_<id>_<suffix>`: lower-case, `[a-z0-9_]` only, at most [`MAX_BASE`]
+/// bytes; the id is shortened, never the suffix.
+pub(crate) fn scratch_name(id: &str, suffix: &str) -> String {
+    let clean = |text: &str| -> String {
+        text.chars()
+            .map(|c| {
+                let c = c.to_ascii_lowercase();
+                if c.is_ascii_alphanumeric() {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    let suffix = clean(suffix);
+    let prefix = "lifeboat_verify_";
+    let mut id = clean(id);
+    id.truncate(MAX_BASE.saturating_sub(prefix.len() + 1 + suffix.len()));
+    let mut name = format!("{prefix}{id}_{suffix}");
+    name.truncate(MAX_BASE);
     name
 }
 
@@ -210,13 +234,45 @@ impl FormatCheck for PostgresDrill {
 mod tests {
     use super::*;
 
+    use proptest::prelude::*;
+
     #[test]
     fn scratch_names_are_safe() {
         assert_eq!(
-            scratch_name("20261121T020000Z-3f9A1c"),
-            "lifeboat_verify_20261121t020000z_3f9a1c"
+            scratch_name("20261121T020000Z-3f9A1c", "k3x9a0qz"),
+            "lifeboat_verify_20261121t020000z_3f9a1c_k3x9a0qz"
         );
-        assert!(scratch_name(&"x".repeat(100)).len() <= 55);
-        assert_eq!(scratch_name("a\"; DROP"), "lifeboat_verify_a___drop");
+        assert_eq!(
+            scratch_name("a\"; DROP", "abcdefgh"),
+            "lifeboat_verify_a___drop_abcdefgh"
+        );
+        let long = scratch_name(&"x".repeat(100), "abcdefgh");
+        assert_eq!(long.len(), MAX_BASE);
+        assert!(long.ends_with("x_abcdefgh"), "{long}");
+    }
+
+    #[test]
+    fn two_drills_of_one_backup_get_different_names() {
+        let id = "20261121T020000Z-3f9A1c";
+        let a = scratch_name(id, &random_suffix());
+        let b = scratch_name(id, &random_suffix());
+        assert_ne!(a, b);
+        assert_eq!(
+            a.len(),
+            "lifeboat_verify_20261121t020000z_3f9a1c_".len() + SUFFIX_LEN
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_id_gives_a_valid_name(id in ".{0,120}") {
+            let name = scratch_name(&id, &random_suffix());
+            // With a bundle's `_<n>` it still fits PostgreSQL's 63 bytes.
+            let with_part = format!("{name}_99999999");
+            prop_assert!(with_part.len() <= 63);
+            prop_assert!(name.starts_with("lifeboat_verify_"));
+            prop_assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+            prop_assert_eq!(name.rsplit('_').next().map(str::len), Some(SUFFIX_LEN));
+        }
     }
 }

@@ -238,6 +238,49 @@ async fn several_databases_and_globals_make_one_bundle() {
 }
 
 #[tokio::test]
+async fn two_drills_of_one_backup_run_at_once_and_leave_other_databases_alone() {
+    let Some(db) = TestDb::create("drill_twice").await else {
+        return;
+    };
+    db.execute(SMALL).await;
+    let options = PostgresOptions::from_url(db.url());
+    let (sink, manifest) = backup(&PostgresSource::new(options.clone()).unwrap())
+        .await
+        .unwrap();
+    let drill = PostgresDrill::new(&options).unwrap();
+    let scratch = |report: &backup_core::Report| {
+        report.details["databases"][0]["scratch_database"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let first = scratch(&check(&sink, &manifest, &drill).await.unwrap());
+    // Another drill's scratch database of the same backup (same id, another random part):
+    // running drills must not touch it.
+    let other = TestDb::named(format!("{}zzzzzzzz", &first[..first.len() - 8]));
+    connect("postgres")
+        .await
+        .unwrap()
+        .batch_execute(&format!("CREATE DATABASE \"{}\"", other.name))
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        check(&sink, &manifest, &drill),
+        check(&sink, &manifest, &drill)
+    );
+    let (a, b) = (scratch(&a.unwrap()), scratch(&b.unwrap()));
+    assert!(a != b && a != first, "{a} {b} {first}");
+    assert!(a.len() <= 63 && a.starts_with("lifeboat_verify_"), "{a}");
+    for name in [&first, &a, &b] {
+        assert!(!database_exists(name).await, "{name} was not dropped");
+    }
+    assert!(
+        database_exists(&other.name).await,
+        "another drill's database was dropped"
+    );
+}
+
+#[tokio::test]
 async fn a_wrong_row_count_fails_the_drill() {
     let Some(db) = TestDb::create("drill_mismatch").await else {
         return;
