@@ -420,3 +420,59 @@ async fn the_per_queue_limit_takes_the_oldest_and_never_reorders_a_queue() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_queue_deleted_before_the_commit_is_reported_not_routed() {
+    use tokio::io::AsyncWriteExt;
+    let Some(mut s) = broker("commit").await else {
+        return;
+    };
+    let v = s.vhost("c").await;
+    let ev = enc(&v);
+    s.put(&format!("/api/queues/{ev}/q"), json!({"durable": true}))
+        .await;
+    publish(&v, "q", &messages(0, 5)).await;
+    let mut o = RabbitmqOptions::new(URL);
+    o.vhosts = Some(vec![v.clone()]);
+    o.messages = true;
+    let mut dump = Vec::new();
+    let metadata = RabbitmqSource::new(o.clone())
+        .unwrap()
+        .backup(&mut dump)
+        .await
+        .unwrap();
+    let m = manifest("rabbitmq-definitions+messages", metadata);
+    drain(&v, "q", 5).await;
+    let text = String::from_utf8(dump).unwrap();
+    let cut = text.rfind("{\"type\":\"trailer\"").unwrap();
+    let (head, trailer) = (text[..cut].to_string(), text[cut..].to_string());
+
+    // The stream stops before its trailer: every message is published (in the transaction),
+    // then the queue is deleted, then the trailer lets the commit happen.
+    let (mut writer, mut reader) = tokio::io::duplex(1);
+    let (written_tx, written_rx) = tokio::sync::oneshot::channel();
+    let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+    let feeder = tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await.unwrap();
+        written_tx.send(()).unwrap();
+        go_rx.await.unwrap();
+        writer.write_all(trailer.as_bytes()).await.unwrap();
+    });
+    let target = RabbitmqTarget::new(&o, None).unwrap();
+    let restore = tokio::spawn(async move {
+        target
+            .restore(&mut reader, &m, &RestoreOptions::default())
+            .await
+    });
+    written_rx.await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    s.delete(&format!("/api/queues/{ev}/q")).await;
+    go_tx.send(()).unwrap();
+    feeder.await.unwrap();
+    let err = restore.await.unwrap().unwrap_err().to_string();
+    // The broker returned all 5 at the commit (not the passive declare's "does not exist").
+    assert!(
+        err.contains("5 message(s)") && err.contains("not routed") && err.contains("NO_ROUTE"),
+        "{err}"
+    );
+}
