@@ -15,17 +15,16 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use backup_core::{Manifest, Report, RestoreOptions, StoreError, Target};
-use bytes::Bytes;
-use fred::prelude::*;
-use fred::types::CustomCommand;
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use crate::conn::Conn;
+use crate::conn::{Conn, ServerInfo};
 use crate::digest::{type_name, KeyDigest};
 use crate::logical::LogicalReader;
 use crate::options::Endpoint;
+use crate::raw::RawConn;
 use crate::rdb::{rdb_version_for_redis, redis_for_rdb_version, Item, RdbParser};
+use crate::resp::{self, Reply};
 use crate::source::now_ms;
 use crate::{RedisError, RedisOptions, FORMAT_LOGICAL, FORMAT_RDB};
 
@@ -292,12 +291,12 @@ impl Entries<'_> {
     }
 }
 
-type Pending = tokio::task::JoinHandle<Vec<Result<Value, fred::error::Error>>>;
-
+/// A batch of `RESTORE` (or, for a dry run, `EXISTS`) commands: its keys and the encoded
+/// commands, sent in one write.
 struct Batch {
     db: u32,
     keys: Vec<Vec<u8>>,
-    cmds: Vec<(Value, Value, Value)>,
+    cmds: Vec<u8>,
     bytes: usize,
 }
 
@@ -310,20 +309,23 @@ pub(crate) async fn restore_into(
     o: &RestoreOptions,
     pipeline: usize,
 ) -> Result<RestoreStats, RedisError> {
-    let conn = Conn::connect(ep).await?;
-    let result = restore_with(&conn, input, m, o, pipeline).await;
-    conn.close().await;
+    // A raw connection: a batch of RESTOREs goes out in one write, without a client-side
+    // cost per command.
+    let mut raw = RawConn::connect(ep).await?;
+    let result = restore_with(&mut raw, input, m, o, pipeline).await;
+    raw.close().await;
     result
 }
 
 async fn restore_with(
-    conn: &Conn,
+    conn: &mut RawConn,
     input: &mut (dyn AsyncRead + Send + Unpin),
     m: &Manifest,
     o: &RestoreOptions,
     pipeline: usize,
 ) -> Result<RestoreStats, RedisError> {
-    let info = conn.info().await?;
+    let info = conn.call("INFO", &[]).await?;
+    let info = ServerInfo::parse(&String::from_utf8_lossy(info.bytes().unwrap_or_default()));
     let target_version = info.version();
     let source_version = m
         .metadata
@@ -338,10 +340,10 @@ async fn restore_with(
     };
     let mut stats = RestoreStats::default();
     let mut current_db: Option<u32> = None;
-    let mut pending: Option<(Pending, Batch)> = None;
+    let mut pending: Option<Batch> = None;
     let mut batch: Option<Batch> = None;
     let mut rdb_version: Option<u32> = None;
-    let ctx = Ctx {
+    let mut ctx = Ctx {
         conn,
         dry_run: o.dry_run,
         force: o.force,
@@ -354,17 +356,12 @@ async fn restore_with(
             Next::Function(code) => {
                 stats.functions += 1;
                 if !o.dry_run {
-                    let mut args = vec![];
+                    let mut args: Vec<&[u8]> = vec![b"LOAD"];
                     if o.force {
-                        args.push(Value::from("REPLACE"));
+                        args.push(b"REPLACE");
                     }
-                    args.push(Value::Bytes(Bytes::from(code)));
-                    conn.cmd("FUNCTION", {
-                        let mut a = vec![Value::from("LOAD")];
-                        a.extend(args);
-                        a
-                    })
-                    .await?;
+                    args.push(&code);
+                    ctx.conn.call("FUNCTION", &args).await?;
                 }
                 continue;
             }
@@ -389,48 +386,60 @@ async fn restore_with(
             .add(key.db, &key.key, type_name(key.payload[0]), has_ttl);
         if batch.as_ref().is_some_and(|b| b.db != key.db) {
             if let Some(b) = batch.take() {
-                pending = Some(send_batch(&ctx, pending.take(), b, version, &mut stats).await?);
+                pending = Some(send_batch(&mut ctx, pending.take(), b, version, &mut stats).await?);
             }
         }
         if current_db != Some(key.db) {
             if let Some(p) = pending.take() {
-                check_batch(&ctx, p, version, &mut stats).await?;
+                check_batch(&mut ctx, p, version, &mut stats).await?;
             }
-            conn.select(key.db).await?;
+            ctx.conn
+                .call("SELECT", &[key.db.to_string().as_bytes()])
+                .await?;
             current_db = Some(key.db);
         }
         let b = batch.get_or_insert_with(|| Batch {
             db: key.db,
             keys: Vec::with_capacity(pipeline),
-            cmds: Vec::with_capacity(pipeline),
+            cmds: Vec::with_capacity(64 * 1024),
             bytes: 0,
         });
         b.bytes += key.payload.len() + key.key.len();
-        let kv = Value::Bytes(Bytes::from(key.key.clone()));
+        if ctx.dry_run {
+            resp::command(&[b"EXISTS", &key.key], &mut b.cmds);
+        } else {
+            let ttl = key.expire_ms.unwrap_or(0).to_string();
+            let mut args: Vec<&[u8]> = vec![
+                b"RESTORE",
+                &key.key,
+                ttl.as_bytes(),
+                &key.payload,
+                b"ABSTTL",
+            ];
+            if ctx.force {
+                args.push(b"REPLACE");
+            }
+            resp::command(&args, &mut b.cmds);
+        }
         b.keys.push(key.key);
-        b.cmds.push((
-            kv,
-            Value::Integer(key.expire_ms.unwrap_or(0)),
-            Value::Bytes(Bytes::from(key.payload)),
-        ));
         if b.keys.len() >= pipeline || b.bytes >= 8 << 20 {
             if let Some(b) = batch.take() {
-                pending = Some(send_batch(&ctx, pending.take(), b, version, &mut stats).await?);
+                pending = Some(send_batch(&mut ctx, pending.take(), b, version, &mut stats).await?);
             }
         }
     }
     let version = rdb_version.unwrap_or(0);
     if let Some(b) = batch.take() {
-        pending = Some(send_batch(&ctx, pending.take(), b, version, &mut stats).await?);
+        pending = Some(send_batch(&mut ctx, pending.take(), b, version, &mut stats).await?);
     }
     if let Some(p) = pending.take() {
-        check_batch(&ctx, p, version, &mut stats).await?;
+        check_batch(&mut ctx, p, version, &mut stats).await?;
     }
     Ok(stats)
 }
 
 struct Ctx<'a> {
-    conn: &'a Conn,
+    conn: &'a mut RawConn,
     dry_run: bool,
     force: bool,
     target_version: &'a str,
@@ -450,96 +459,61 @@ fn too_old(ctx: &Ctx<'_>, version: u32) -> RedisError {
 /// Waits for the batch in flight, then sends `batch` (so one batch executes while the next
 /// is read and built).
 async fn send_batch(
-    ctx: &Ctx<'_>,
-    pending: Option<(Pending, Batch)>,
+    ctx: &mut Ctx<'_>,
+    pending: Option<Batch>,
     batch: Batch,
     version: u32,
     stats: &mut RestoreStats,
-) -> Result<(Pending, Batch), RedisError> {
+) -> Result<Batch, RedisError> {
     if let Some(p) = pending {
         check_batch(ctx, p, version, stats).await?;
     }
-    let pipe = ctx.conn.client.pipeline();
-    let cmds = batch
-        .cmds
-        .iter()
-        .map(|(k, ttl, payload)| {
-            if ctx.dry_run {
-                ("EXISTS", vec![k.clone()])
-            } else {
-                let mut args = vec![
-                    k.clone(),
-                    ttl.clone(),
-                    payload.clone(),
-                    Value::from("ABSTTL"),
-                ];
-                if ctx.force {
-                    args.push(Value::from("REPLACE"));
-                }
-                ("RESTORE", args)
-            }
-        })
-        .collect::<Vec<_>>();
-    let handle = tokio::spawn(async move {
-        for (name, args) in cmds {
-            let _: Result<(), _> = pipe
-                .custom(CustomCommand::new_static(name, None, false), args)
-                .await;
-        }
-        pipe.try_all::<Value>().await
-    });
     let mut batch = batch;
-    batch.cmds.clear();
-    Ok((handle, batch))
+    ctx.conn.send(&batch.cmds).await?;
+    batch.cmds = Vec::new();
+    Ok(batch)
 }
 
+/// Reads the replies of a sent batch, in order.
 async fn check_batch(
-    ctx: &Ctx<'_>,
-    (handle, batch): (Pending, Batch),
+    ctx: &mut Ctx<'_>,
+    batch: Batch,
     version: u32,
     stats: &mut RestoreStats,
 ) -> Result<(), RedisError> {
-    let results = handle.await.map_err(|e| RedisError::Command {
-        server: ctx.conn.server.clone(),
-        command: "RESTORE pipeline".into(),
-        message: e.to_string(),
-    })?;
-    if results.len() != batch.keys.len() {
-        return Err(RedisError::Command {
-            server: ctx.conn.server.clone(),
-            command: "RESTORE pipeline".into(),
-            message: format!(
-                "{} replies for {} commands",
-                results.len(),
-                batch.keys.len()
-            ),
-        });
-    }
-    for (r, key) in results.into_iter().zip(&batch.keys) {
-        match r {
-            Ok(v) if ctx.dry_run => {
-                if v.as_i64().unwrap_or(0) > 0 {
-                    stats.conflicts += 1;
-                }
-            }
-            Ok(_) => {}
-            Err(e) => {
-                let text = e.details().to_string();
-                if text.contains("BUSYKEY") {
-                    return Err(RedisError::KeyExists {
+    // Every reply is read before an error is returned, so the connection stays in step.
+    let mut first_error: Option<RedisError> = None;
+    for key in &batch.keys {
+        let reply = ctx.conn.reply().await?;
+        if first_error.is_some() {
+            continue;
+        }
+        match reply {
+            Reply::Int(n) if ctx.dry_run && n > 0 => stats.conflicts += 1,
+            Reply::Error(text) => {
+                first_error = Some(if text.contains("BUSYKEY") {
+                    RedisError::KeyExists {
                         server: ctx.conn.server.clone(),
                         db: batch.db,
                         key: String::from_utf8_lossy(key).into_owned(),
-                    });
-                }
-                if text.contains("payload version or checksum") {
-                    return Err(too_old(ctx, version));
-                }
-                return Err(ctx.conn.command_error("RESTORE", &e));
+                    }
+                } else if text.contains("payload version or checksum") {
+                    too_old(ctx, version)
+                } else {
+                    RedisError::Command {
+                        server: ctx.conn.server.clone(),
+                        command: if ctx.dry_run { "EXISTS" } else { "RESTORE" }.to_string(),
+                        message: text,
+                    }
+                });
             }
+            _ => {}
         }
     }
-    Ok(())
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// `--to PATH`: the raw RDB into a temporary file beside `path`, checked while it is written

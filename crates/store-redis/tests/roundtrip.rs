@@ -228,3 +228,36 @@ async fn expired_keys_are_skipped() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_written_on_the_target_during_the_restore_is_a_clear_error() {
+    let Some(src) = TestServer::start(&[]) else {
+        return;
+    };
+    let c = client(&src.url()).await;
+    for k in ["a", "b", "c"] {
+        cmd(&c, "SET", vec![s(k), s("v")]).await;
+    }
+    let _ = c.quit().await;
+    let (dump, meta) = backup(&src.url(), Mode::Logical).await;
+    let m = manifest("redis-logical", meta);
+    let dst = TestServer::start(&[]).unwrap();
+    let t = RedisTarget::new(&RedisOptions::from_url(src.url()), Some(&dst.url())).unwrap();
+    let o = RestoreOptions::default();
+    t.prepare(&m, &o).await.unwrap();
+    // Someone writes `b` between prepare and restore.
+    let c = client(&dst.url()).await;
+    cmd(&c, "SET", vec![s("b"), s("theirs")]).await;
+    let err = t
+        .restore(&mut &dump[..], &m, &o)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("key b in db 0 already exists"), "{err}");
+    // Their value is untouched.
+    assert_eq!(
+        cmd(&c, "GET", vec![s("b")]).await.as_str().unwrap(),
+        "theirs"
+    );
+    let _ = c.quit().await;
+}
