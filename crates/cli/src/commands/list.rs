@@ -38,6 +38,9 @@ pub struct ListedBackup {
     pub storages: Vec<String>,
     /// The data object's key.
     pub artifact_key: String,
+    /// The store's own description of the dump, as in the manifest (versions, row or key
+    /// counts per table or db, queue counts...).
+    pub metadata: serde_json::Value,
 }
 
 impl From<&CatalogEntry> for ListedBackup {
@@ -57,6 +60,7 @@ impl From<&CatalogEntry> for ListedBackup {
             encrypted: m.is_encrypted(),
             storages: entry.storages(),
             artifact_key: m.artifact.key.clone(),
+            metadata: m.metadata.clone(),
         }
     }
 }
