@@ -51,7 +51,8 @@ pub struct DatabaseMetadata {
     /// Exact row count of every dumped table (`schema.table`), counted in the snapshot the
     /// dump was taken from. Partitioned tables appear as their partitions.
     pub tables: BTreeMap<String, u64>,
-    /// Large objects in the database (0 with `tables`, which leaves them out).
+    /// Large objects in the dump (0 with `tables` or `schema_only`, which leave them out;
+    /// `exclude_tables` alone keeps them, like `pg_dump -T`).
     pub large_objects: u64,
     /// sha256 over the schema's description (relations, columns, constraints, indexes,
     /// functions, types, triggers, views, sequences); absent when the dump was filtered.

@@ -170,16 +170,19 @@ impl PostgresSource {
 
         let schema_only = self.options.schema_only;
         let filtered = self.is_filtered();
+        // pg_dump leaves large objects out with `--table` or `--schema-only`, but not with
+        // `--exclude-table` alone: count them exactly when the dump holds them.
+        let dumps_large_objects = !schema_only && self.options.tables.is_empty();
         let counting = async {
             let counts = if schema_only {
                 tables.iter().map(|t| (t.key(), 0)).collect()
             } else {
                 catalog::row_counts(&client, &conn, &tables).await?
             };
-            let large_objects = if filtered || schema_only {
-                0
-            } else {
+            let large_objects = if dumps_large_objects {
                 catalog::large_objects(&client, &conn).await?
+            } else {
+                0
             };
             let hash = if filtered {
                 None
