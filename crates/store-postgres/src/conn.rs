@@ -309,8 +309,10 @@ fn percent_decode(text: &str) -> Result<String, String> {
     String::from_utf8(out).map_err(|_| format!("`{text}` is not UTF-8 once decoded"))
 }
 
-/// `url` with the password of its user-info removed (`postgres://u:secret@h/db` →
-/// `postgres://u@h/db`); text that is not a URL is returned as is.
+/// `url` with its passwords removed: the user-info's (`postgres://u:secret@h/db` →
+/// `postgres://u@h/db`) and a `password=` query parameter's value (libpq and tokio-postgres
+/// accept `?password=secret`; it becomes `?password=***`). Text that is not a URL is returned
+/// as is.
 pub fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
         return url.to_string();
@@ -318,18 +320,41 @@ pub fn redact_url(url: &str) -> String {
     let rest = &url[scheme_end + 3..];
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..authority_end];
-    let Some(at) = authority.rfind('@') else {
-        return url.to_string();
+    let authority = match authority.rfind('@') {
+        Some(at) => {
+            let user = authority[..at].split(':').next().unwrap_or_default();
+            format!("{user}{}", &authority[at..])
+        }
+        None => authority.to_string(),
     };
-    let userinfo = &authority[..at];
-    let user = userinfo.split(':').next().unwrap_or_default();
     format!(
-        "{}://{}{}{}",
+        "{}://{authority}{}",
         &url[..scheme_end],
-        user,
-        &authority[at..],
-        &rest[authority_end..]
+        redact_query_password(&rest[authority_end..])
     )
+}
+
+/// `path?query#fragment` with the value of every `password` query parameter replaced by `***`.
+fn redact_query_password(tail: &str) -> String {
+    let Some((path, query)) = tail.split_once('?') else {
+        return tail.to_string();
+    };
+    let (query, fragment) = match query.split_once('#') {
+        Some((query, fragment)) => (query, Some(fragment)),
+        None => (query, None),
+    };
+    let query = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key == "password" => "password=***".to_string(),
+            _ => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    match fragment {
+        Some(fragment) => format!("{path}?{query}#{fragment}"),
+        None => format!("{path}?{query}"),
+    }
 }
 
 /// Quotes an SQL identifier (`"my ""odd"" name"`).
@@ -356,6 +381,31 @@ mod tests {
         assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
         assert_eq!(redact_url("not a url"), "not a url");
         assert_eq!(redact_url("postgres://u:p@ss@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            redact_url("postgres://u@h/db?sslmode=require&password=s3cret&x=1"),
+            "postgres://u@h/db?sslmode=require&password=***&x=1"
+        );
+        assert_eq!(
+            redact_url("postgresql://u:a@h?password=b#frag"),
+            "postgresql://u@h?password=***#frag"
+        );
+    }
+
+    #[test]
+    fn a_password_in_the_query_is_used_but_never_shown() {
+        let t = Duration::from_secs(3);
+        let info =
+            ConnInfo::parse("postgres://bob@h:5432/db?password=hunter2", None, None, t).unwrap();
+        assert!(info
+            .child_env()
+            .contains(&("PGPASSWORD", "hunter2".to_string())));
+        assert!(!info.describe().contains("hunter2"));
+        let err = ConnInfo::parse("postgres://bob@h/db?password=hunter2&port=x", None, None, t)
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        let options = crate::PostgresOptions::from_url("postgres://bob@h/db?password=hunter2");
+        assert!(!format!("{options:?}").contains("hunter2"));
     }
 
     #[test]
