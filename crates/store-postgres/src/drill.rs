@@ -51,7 +51,7 @@ impl PostgresDrill {
         loader.create_database(scratch, meta).await?;
         let result = async {
             let started = Instant::now();
-            loader.load(scratch, format, false, input).await?;
+            loader.load(scratch, format, false, true, input).await?;
             let restore_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             let comparison = loader
                 .compare(scratch, meta, true, meta.schema_hash.is_some())

@@ -80,7 +80,10 @@ pub struct PostgresOptions {
 
     /// Parallel restore jobs for the custom format (`pg_restore -j N`). With more than 1, the
     /// dump is first staged into a temporary file (pg_restore needs a seekable file for `-j`)
-    /// and restored without `--single-transaction`. Default 1: streamed, one transaction.
+    /// and restored without `--single-transaction`. Only a database the restore (or drill)
+    /// creates is restored in parallel — it is dropped again if anything fails; into a
+    /// database that already exists (empty, or `--force`) the restore streams in one
+    /// transaction, so a failure leaves it unchanged. Default 1: streamed, one transaction.
     #[serde(default = "default_restore_jobs")]
     pub restore_jobs: u32,
 

@@ -170,12 +170,16 @@ impl<'a> Loader<'a> {
     }
 
     /// Feeds the dump in `input` into `conn`'s database. `clean` adds
-    /// `--clean --if-exists` (custom format only).
+    /// `--clean --if-exists` (custom format only). `created`: this run created the database
+    /// and drops it again on failure, so `restore_jobs > 1` may restore it in parallel (not in
+    /// one transaction); into a database that existed before, the restore always runs in one
+    /// transaction, so a failure midway leaves it exactly as it was.
     pub(crate) async fn load(
         &self,
         conn: &ConnInfo,
         format: DumpFormat,
         clean: bool,
+        created: bool,
         input: &mut (dyn AsyncRead + Send + Unpin),
     ) -> Result<u64, PostgresError> {
         match format {
@@ -209,9 +213,18 @@ impl<'a> Loader<'a> {
                     args.push("--clean".to_string());
                     args.push("--if-exists".to_string());
                 }
-                if self.options.restore_jobs > 1 {
+                if self.options.restore_jobs > 1 && created {
                     self.load_parallel(conn, args, input).await
                 } else {
+                    if self.options.restore_jobs > 1 {
+                        tracing::info!(
+                            database = %conn.describe(),
+                            "restoring in one transaction, not with {} jobs: the database \
+                             existed before, and a parallel restore failing midway would leave \
+                             it half restored",
+                            self.options.restore_jobs
+                        );
+                    }
                     // Streamed from stdin in one transaction: a stream that fails midway kills
                     // pg_restore before its input ends, and the server rolls everything back.
                     args.push("--single-transaction".to_string());
@@ -282,7 +295,7 @@ impl<'a> Loader<'a> {
         let cleaned = state.objects > 0;
         let started = Instant::now();
         let result = async {
-            let bytes = self.load(conn, format, cleaned, input).await?;
+            let bytes = self.load(conn, format, cleaned, created, input).await?;
             let restore_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             let comparison = self.compare(conn, meta, !cleaned, false).await?;
             if !comparison.differences.is_empty() {

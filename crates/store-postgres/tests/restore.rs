@@ -324,3 +324,57 @@ async fn the_format_check_lists_the_table_of_contents() {
     assert_eq!(store_kind(&err), Some(StoreErrorKind::Corrupt), "{err}");
     assert!(err.to_string().contains("public ghost"), "{err}");
 }
+
+#[tokio::test]
+async fn a_failing_forced_restore_with_jobs_leaves_the_existing_database_unchanged() {
+    // restore_jobs > 1 cannot run in one transaction: into a database that already exists it
+    // must not be used, or a failure midway leaves the target half cleaned.
+    let Some(db) = TestDb::create("jobs_force_src").await else {
+        return;
+    };
+    db.execute(SMALL).await;
+    db.execute("CREATE TABLE extra(id int); INSERT INTO extra VALUES (1), (2);")
+        .await;
+    let mut options = PostgresOptions::from_url(db.url());
+    options.restore_jobs = 2;
+    let (sink, manifest) = backup(&PostgresSource::new(options.clone()).unwrap())
+        .await
+        .unwrap();
+
+    // The target holds the backup's tables with other rows, and a view on `extra` that makes
+    // `DROP TABLE extra` (pg_restore --clean drops in reverse order: `items` first) fail after
+    // `items` was dropped.
+    let other = TestDb::create("jobs_force_dst").await.unwrap();
+    other
+        .execute(
+            "CREATE TABLE extra(id int); INSERT INTO extra VALUES (7); \
+             CREATE TABLE items(id int PRIMARY KEY, body text); INSERT INTO items VALUES (-1, 'old'); \
+             CREATE SEQUENCE counter; SELECT setval('counter', 7); \
+             CREATE VIEW extra_view AS SELECT * FROM extra;",
+        )
+        .await;
+    let before = fingerprint(&other.client().await).await;
+    let target = PostgresTarget::new(&options, Some(&other.url())).unwrap();
+    let force = RestoreOptions {
+        force: true,
+        dry_run: false,
+    };
+    let err = restore(&sink, &manifest, &target, force).await.unwrap_err();
+    assert!(err.to_string().contains("extra_view"), "{err}");
+    assert_eq!(
+        before,
+        fingerprint(&other.client().await).await,
+        "a failed forced restore changed the target"
+    );
+
+    // Into a database the restore creates, the jobs are used (and the result matches).
+    let copy = TestDb::named(unique_name("jobs_force_copy"));
+    let target = PostgresTarget::new(&options, Some(&copy.url())).unwrap();
+    restore(&sink, &manifest, &target, RestoreOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        fingerprint(&db.client().await).await,
+        fingerprint(&copy.client().await).await
+    );
+}
