@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::process::{Child, Command};
+use tokio::process::{Child, ChildStdin, Command};
 use tokio::task::JoinHandle;
 
 use crate::conn::ConnInfo;
@@ -232,9 +232,15 @@ impl ToolRun {
         Ok(total)
     }
 
-    /// Feeds `input` to the tool's stdin until EOF, then waits for it. When `input` fails
-    /// before its end, the tool is **killed** before its stdin is closed, so it never sees a
-    /// clean end of a truncated dump (and its open transaction is rolled back by the server).
+    /// Feeds `input` to the tool's stdin until EOF, then waits for it.
+    ///
+    /// The tool must not be able to finish (and commit) before `input` has reached EOF: the
+    /// pipeline reports a checksum mismatch as a read error where EOF would be, and
+    /// `pg_restore` needs no EOF to finish a custom archive (it commits once it has read the
+    /// last data block). So the last chunk read is always held back and handed over only once
+    /// the next read returned EOF. When `input` fails, the tool is **killed** before its stdin
+    /// is closed, so it never sees a clean end of a truncated dump (and its open transaction is
+    /// rolled back by the server).
     pub(crate) async fn feed_from(
         &self,
         input: &mut (dyn AsyncRead + Send + Unpin),
@@ -244,10 +250,13 @@ impl ToolRun {
         let Some(mut stdin) = child.stdin.take() else {
             return Err(self.failed_to_pipe());
         };
-        let mut buffer = vec![0u8; COPY_BUFFER];
+        let mut next = vec![0u8; COPY_BUFFER];
+        // The chunk held back until more data (or EOF) follows it.
+        let mut held = vec![0u8; COPY_BUFFER];
+        let mut held_len = 0;
         let mut total = 0u64;
         loop {
-            let n = match input.read(&mut buffer).await {
+            let n = match input.read(&mut next).await {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(source) => {
@@ -259,23 +268,21 @@ impl ToolRun {
                     return Err(PostgresError::Input { source });
                 }
             };
-            if let Err(source) = stdin.write_all(&buffer[..n]).await {
-                // The tool stopped reading: it failed; its exit status and stderr say why.
-                drop(stdin);
-                let status = child.wait().await.map_err(|source| PostgresError::Io {
-                    what: format!("waiting for `{}`", self.display()),
-                    source,
-                })?;
-                let stderr = stderr.await?;
-                if !status.success() {
-                    return Err(self.failed(status, stderr));
+            if held_len > 0 {
+                if let Err(source) = stdin.write_all(&held[..held_len]).await {
+                    return Err(self.stopped_reading(child, stdin, stderr, source).await);
                 }
-                return Err(PostgresError::Feed {
-                    command: self.display(),
-                    source,
-                });
+                total += held_len as u64;
             }
-            total += n as u64;
+            std::mem::swap(&mut held, &mut next);
+            held_len = n;
+        }
+        // EOF: the pipeline has checked the whole stream; the tool may see its end now.
+        if held_len > 0 {
+            if let Err(source) = stdin.write_all(&held[..held_len]).await {
+                return Err(self.stopped_reading(child, stdin, stderr, source).await);
+            }
+            total += held_len as u64;
         }
         if let Err(source) = stdin.shutdown().await {
             tracing::debug!("closing the stdin of `{}`: {source}", self.display());
@@ -283,6 +290,37 @@ impl ToolRun {
         drop(stdin);
         self.finish(child, stderr).await?;
         Ok(total)
+    }
+
+    /// The tool stopped reading its stdin: it failed, and its exit status and stderr say why.
+    async fn stopped_reading(
+        &self,
+        mut child: Child,
+        stdin: ChildStdin,
+        stderr: JoinHandle<String>,
+        source: std::io::Error,
+    ) -> PostgresError {
+        drop(stdin);
+        let status = match child.wait().await {
+            Ok(status) => status,
+            Err(source) => {
+                return PostgresError::Io {
+                    what: format!("waiting for `{}`", self.display()),
+                    source,
+                }
+            }
+        };
+        let stderr = match stderr.await {
+            Ok(stderr) => stderr,
+            Err(e) => return e.into(),
+        };
+        if !status.success() {
+            return self.failed(status, stderr);
+        }
+        PostgresError::Feed {
+            command: self.display(),
+            source,
+        }
     }
 
     /// Runs the tool with no input; fails on a non-zero exit. Returns its stderr.

@@ -378,3 +378,86 @@ async fn a_failing_forced_restore_with_jobs_leaves_the_existing_database_unchang
         fingerprint(&copy.client().await).await
     );
 }
+
+/// Yields `data` in 64 KiB reads, then — where EOF would be — waits a moment (the pipeline
+/// checking the stream's checksum) and fails.
+struct FailsAtTheEnd {
+    data: Vec<u8>,
+    pos: usize,
+    delay: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl tokio::io::AsyncRead for FailsAtTheEnd {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        if self.pos < self.data.len() {
+            let n = (self.data.len() - self.pos)
+                .min(buf.remaining())
+                .min(64 * 1024);
+            let start = self.pos;
+            buf.put_slice(&self.data[start..start + n]);
+            self.pos += n;
+            return Poll::Ready(Ok(()));
+        }
+        let delay = self.delay.get_or_insert_with(|| {
+            Box::pin(tokio::time::sleep(std::time::Duration::from_millis(1500)))
+        });
+        match std::future::Future::poll(delay.as_mut(), cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "checksum mismatch (injected)",
+            ))),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_stream_failing_where_eof_would_be_commits_nothing() {
+    // The whole dump arrives, then the stream fails instead of ending (a checksum mismatch is
+    // only known at the end): neither pg_restore nor psql may commit before lifeboat has seen
+    // EOF, whatever they make of the bytes they got.
+    use backup_core::Target;
+    let Some(db) = TestDb::create("fail_at_eof").await else {
+        return;
+    };
+    db.execute(SMALL).await;
+    for format in [DumpFormat::Custom, DumpFormat::Plain] {
+        let mut options = PostgresOptions::from_url(db.url());
+        options.format = format;
+        let source = PostgresSource::new(options.clone()).unwrap();
+        let (_sink, manifest) = backup(&source).await.unwrap();
+        let mut dump = Vec::new();
+        backup_core::Source::backup(&source, &mut dump)
+            .await
+            .unwrap();
+
+        let empty = TestDb::create("fail_at_eof_dst").await.unwrap();
+        let target = PostgresTarget::new(&options, Some(&empty.url())).unwrap();
+        let mut input = FailsAtTheEnd {
+            data: dump,
+            pos: 0,
+            delay: None,
+        };
+        let err = target
+            .restore(&mut input, &manifest, &RestoreOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{format:?}: {err}");
+        let tables: i64 = empty
+            .client()
+            .await
+            .query_one(
+                "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(tables, 0, "{format:?}: the restore committed before EOF");
+    }
+}
