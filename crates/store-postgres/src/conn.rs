@@ -346,7 +346,7 @@ fn redact_query_password(tail: &str) -> String {
     let query = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if key == "password" => "password=***".to_string(),
+            Some(("password", _)) => "password=***".to_string(),
             _ => pair.to_string(),
         })
         .collect::<Vec<_>>()
