@@ -373,8 +373,9 @@ pub(crate) async fn user_objects(
     client: &Client,
     conn: &ConnInfo,
 ) -> Result<(u64, Vec<String>), PostgresError> {
+    // The total and the first few only: a database may hold millions of objects.
     let sql = format!(
-        "SELECT d FROM ( \
+        "SELECT d, count(*) OVER () FROM ( \
            SELECT 'schema ' || n.nspname AS d FROM pg_catalog.pg_namespace n \
              WHERE {USER_NAMESPACE} AND n.nspname <> 'public' \
            UNION ALL \
@@ -395,14 +396,17 @@ pub(crate) async fn user_objects(
            SELECT 'extension ' || e.extname FROM pg_catalog.pg_extension e WHERE e.extname <> 'plpgsql' \
            UNION ALL \
            SELECT 'large objects: ' || count(*) FROM pg_catalog.pg_largeobject_metadata HAVING count(*) > 0 \
-         ) objects ORDER BY d"
+         ) objects ORDER BY d LIMIT 5"
     );
     let rows = client
         .query(&sql, &[])
         .await
         .map_err(|e| PostgresError::query(Step::TargetState, conn, &e))?;
-    let all: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-    Ok((all.len() as u64, all.into_iter().take(5).collect()))
+    let total = rows
+        .first()
+        .map(|r| u64::try_from(r.get::<_, i64>(1)).unwrap_or_default())
+        .unwrap_or_default();
+    Ok((total, rows.iter().map(|r| r.get(0)).collect()))
 }
 
 /// Whether database `name` exists (asked on any database of the server).

@@ -111,14 +111,22 @@ impl TocLister {
             summary.missing = missing;
             summary
         });
+        // Keeps the first 64 KiB of stderr but reads it to the end: a pg_restore blocked on a
+        // full stderr pipe would stop reading its stdin and hang the check.
         let stderr = tokio::spawn(async move {
-            let mut text = String::new();
-            if let Some(mut stderr) = stderr {
-                let mut buffer = Vec::new();
-                let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut buffer).await;
-                text = String::from_utf8_lossy(&buffer).into_owned();
+            let Some(mut stderr) = stderr else {
+                return String::new();
+            };
+            let mut kept = Vec::new();
+            let mut buffer = [0u8; 8192];
+            while let Ok(n) = stderr.read(&mut buffer).await {
+                if n == 0 {
+                    break;
+                }
+                let room = (64 * 1024usize).saturating_sub(kept.len()).min(n);
+                kept.extend_from_slice(&buffer[..room]);
             }
-            text
+            String::from_utf8_lossy(&kept).into_owned()
         });
         Some(TocLister {
             child,

@@ -225,6 +225,7 @@ impl Target for PostgresTarget {
         let mut reader = BundleReader::new(input);
         let mut created: Vec<ConnInfo> = Vec::new();
         let mut done = Vec::new();
+        let mut restored_names: Vec<String> = Vec::new();
         let result: Result<(), PostgresError> = async {
             while let Some(header) = reader
                 .next_part()
@@ -260,9 +261,23 @@ impl Target for PostgresTarget {
                         if restored.created {
                             created.push(conn.clone());
                         }
+                        restored_names.push(meta.name.clone());
                         done.push(restored_json(&meta.name, conn, &restored));
                     }
                 }
+            }
+            // The manifest lists what the bundle must hold: a database missing from it is a
+            // bad artifact, not a successful restore.
+            let missing: Vec<&str> = plan
+                .iter()
+                .map(|(meta, _)| meta.name.as_str())
+                .filter(|name| !restored_names.iter().any(|r| r == name))
+                .collect();
+            if !missing.is_empty() {
+                return Err(PostgresError::BadDump {
+                    format: FORMAT_BUNDLE.into(),
+                    reason: format!("the bundle holds no dump of {}", missing.join(", ")),
+                });
             }
             Ok(())
         }
