@@ -1,7 +1,17 @@
 //! LZF decompression (the format of Redis's compressed RDB strings).
 
+/// The most output one input byte can produce: a long back-reference is 3 bytes for at most
+/// 7 + 255 + 2 = 264 bytes.
+const MAX_RATIO: usize = 88;
+
 /// Decompresses `input` into exactly `out_len` bytes; `None` if the data is malformed.
+///
+/// `out_len` comes from the stream: one larger than `input` can expand to is refused before
+/// anything is allocated (a hostile length must not allocate gigabytes).
 pub(crate) fn decompress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
+    if out_len > input.len().saturating_mul(MAX_RATIO) {
+        return None;
+    }
     let mut out = Vec::with_capacity(out_len);
     let mut i = 0;
     while i < input.len() {
@@ -48,5 +58,19 @@ mod tests {
         assert_eq!(decompress(&data, 9).unwrap(), b"abcabcabc");
         assert!(decompress(&data, 8).is_none());
         assert!(decompress(&[0x20, 5], 3).is_none());
+    }
+
+    #[test]
+    fn a_huge_announced_length_is_refused_without_allocating() {
+        // 4 GiB announced for 6 bytes of input: refused up front (no 4 GiB allocation).
+        assert!(decompress(&[2, b'a', b'b', b'c', (4 << 5), 2], 4 << 30).is_none());
+        // The largest real expansion still works: one literal, then 3-byte references
+        // of 264 bytes each.
+        let mut data = vec![0, b'z'];
+        for _ in 0..10 {
+            data.extend_from_slice(&[0xE0, 255, 0]);
+        }
+        let out = decompress(&data, 1 + 10 * 264).unwrap();
+        assert!(out.iter().all(|b| *b == b'z'));
     }
 }

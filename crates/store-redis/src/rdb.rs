@@ -602,6 +602,24 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_huge_compressed_length_fails_without_allocating() {
+        // A key announced as LZF data of 1 byte expanding to 3 GiB: a format error, not a
+        // 3 GiB allocation.
+        let mut body = vec![0, 0xC3, 1, 0x80];
+        body.extend_from_slice(&0xC000_0000u32.to_be_bytes());
+        body.push(0);
+        encode::string(b"v", &mut body);
+        let err = block_on(parse_all(&rdb(&body), true)).unwrap_err();
+        assert!(err.to_string().contains("LZF"), "{err}");
+        // A string length far beyond the stream's bytes: the stream ends early, nothing big
+        // is allocated up front.
+        let mut body = vec![0, 0x80];
+        body.extend_from_slice(&0xF000_0000u32.to_be_bytes());
+        body.extend_from_slice(b"short");
+        assert!(block_on(parse_all(&rdb(&body), true)).is_err());
+    }
+
     proptest! {
         #[test]
         fn lengths_and_strings_round_trip(
