@@ -76,7 +76,9 @@ pub(crate) fn check_payload(payload: &[u8]) -> Result<u16, String> {
     let mut stored = [0u8; 8];
     stored.copy_from_slice(crc);
     let stored = u64::from_le_bytes(stored);
-    if stored != 0 && CRC64.checksum(body) != stored {
+    // Redis always checks a DUMP payload's CRC64 (no "0 = unchecked" as in RDB files), so a
+    // zeroed footer is corruption here too.
+    if CRC64.checksum(body) != stored {
         return Err("a DUMP payload's CRC64 does not match".to_string());
     }
     Ok(u16::from_le_bytes([
@@ -248,6 +250,11 @@ mod tests {
         p.extend_from_slice(&crc.to_le_bytes());
         assert_eq!(check_payload(&p), Ok(10));
         p[2] = b'y';
+        assert!(check_payload(&p).is_err());
+        // A zeroed CRC is not "unchecked": Redis's RESTORE would refuse it too.
+        p[2] = b'x';
+        let n = p.len();
+        p[n - 8..].fill(0);
         assert!(check_payload(&p).is_err());
     }
 }
