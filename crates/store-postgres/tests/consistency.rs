@@ -85,8 +85,12 @@ async fn counts_match_the_dump_while_a_writer_inserts() {
         .await
         .unwrap()
         .get(0);
+    // Many commits landed between the snapshot and the end of the backup: counts taken
+    // outside the snapshot (e.g. in their own transaction while or after pg_dump runs) would
+    // differ from the dump, and the restore above would have failed.
     assert!(
-        live as u64 > events,
-        "the writer's later rows are not in the dump"
+        live as u64 >= events + 20,
+        "only {} commits after the snapshot: the test did not exercise concurrency",
+        live as u64 - events
     );
 }
