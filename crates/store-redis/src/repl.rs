@@ -140,8 +140,7 @@ pub(crate) async fn snapshot<T: AsyncWrite + Unpin>(
                 "bad EOF mark in the snapshot header".to_string(),
             ));
         }
-        // Hold back the last 40 bytes: they may be the end mark.
-        let mut tail: Vec<u8> = Vec::with_capacity(64 * 1024 + MARK_LEN);
+        let mut scanner = EofMark::new(mark);
         loop {
             let n = read_some(&mut conn, &mut buf)
                 .await
@@ -149,21 +148,14 @@ pub(crate) async fn snapshot<T: AsyncWrite + Unpin>(
             if n == 0 {
                 return Err(broken(received, "the server closed the connection".into()));
             }
-            tail.extend_from_slice(&buf[..n]);
-            if tail.len() >= MARK_LEN && tail[tail.len() - MARK_LEN..] == mark[..] {
-                let body = tail.len() - MARK_LEN;
-                write_both(out, tee, &tail[..body]).await?;
-                received += body as u64;
+            let (body, end) = scanner.feed(&buf[..n]);
+            write_both(out, tee, body).await?;
+            received += body.len() as u64;
+            if end {
                 return Ok(Transfer {
                     bytes: received,
                     diskless: true,
                 });
-            }
-            if tail.len() > MARK_LEN {
-                let body = tail.len() - MARK_LEN;
-                write_both(out, tee, &tail[..body]).await?;
-                received += body as u64;
-                tail.drain(..body);
             }
         }
     } else {
@@ -189,6 +181,41 @@ pub(crate) async fn snapshot<T: AsyncWrite + Unpin>(
             bytes: received,
             diskless: false,
         })
+    }
+}
+
+/// Finds the end of a diskless transfer: the body is followed by the 40-byte mark from the
+/// `$EOF:<mark>` header. The last 40 bytes seen are held back (they may be the mark, or its
+/// start when it is split across reads), so memory stays at one read plus 40 bytes.
+pub(crate) struct EofMark {
+    mark: Vec<u8>,
+    tail: Vec<u8>,
+    /// Bytes at the start of `tail` handed out by the last `feed`.
+    emitted: usize,
+}
+
+impl EofMark {
+    /// A scanner for `mark`.
+    pub fn new(mark: Vec<u8>) -> Self {
+        Self {
+            mark,
+            tail: Vec::with_capacity(64 * 1024 + MARK_LEN),
+            emitted: 0,
+        }
+    }
+
+    /// Takes the next bytes read; returns the bytes now known to be RDB body and whether the
+    /// mark ended the stream with them.
+    pub fn feed(&mut self, data: &[u8]) -> (&[u8], bool) {
+        self.tail.drain(..self.emitted);
+        self.tail.extend_from_slice(data);
+        if self.tail.ends_with(&self.mark) {
+            let body = self.tail.len() - self.mark.len();
+            self.emitted = self.tail.len();
+            return (&self.tail[..body], true);
+        }
+        self.emitted = self.tail.len().saturating_sub(self.mark.len());
+        (&self.tail[..self.emitted], false)
     }
 }
 
@@ -245,4 +272,63 @@ async fn read_line(conn: &mut BufReader<Stream>, server: &str) -> Result<String,
         line.pop();
     }
     Ok(String::from_utf8_lossy(&line).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MARK: &[u8; MARK_LEN] = b"0123456789abcdef0123456789abcdef01234567";
+
+    proptest! {
+        /// However the body and the mark are split across reads (the mark too), exactly the
+        /// body comes out and the end is seen with the last read, not before.
+        #[test]
+        fn the_mark_is_found_across_any_split(
+            body in proptest::collection::vec(any::<u8>(), 0..300),
+            cuts in proptest::collection::vec(0usize..400, 0..12),
+        ) {
+            let mut stream = body.clone();
+            stream.extend_from_slice(MARK);
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (stream.len() + 1)).collect();
+            cuts.push(stream.len());
+            cuts.sort_unstable();
+            cuts.dedup();
+            let mut scanner = EofMark::new(MARK.to_vec());
+            let mut out = Vec::new();
+            let mut start = 0;
+            let mut ended = false;
+            for cut in cuts {
+                let (chunk, end) = scanner.feed(&stream[start..cut]);
+                prop_assert!(!ended, "data after the end");
+                out.extend_from_slice(chunk);
+                ended = end;
+                prop_assert_eq!(end, cut == stream.len());
+                prop_assert!(scanner.tail.len() <= MARK_LEN + (cut - start));
+                start = cut;
+            }
+            prop_assert!(ended);
+            prop_assert_eq!(out, body);
+        }
+
+        /// A stream that breaks off before its mark never ends and never hands out its
+        /// last 40 bytes (which could be the start of the mark).
+        #[test]
+        fn a_stream_without_its_mark_never_ends(
+            body in proptest::collection::vec(any::<u8>(), 0..300),
+            keep in 0usize..MARK_LEN,
+        ) {
+            let mut stream = body.clone();
+            stream.extend_from_slice(&MARK[..keep]);
+            let mut scanner = EofMark::new(MARK.to_vec());
+            let mut out = Vec::new();
+            for b in stream.chunks(7) {
+                let (chunk, end) = scanner.feed(b);
+                prop_assert!(!end);
+                out.extend_from_slice(chunk);
+            }
+            prop_assert_eq!(out.len(), stream.len().saturating_sub(MARK_LEN));
+        }
+    }
 }
