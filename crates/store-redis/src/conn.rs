@@ -55,7 +55,8 @@ impl Conn {
             Ok(Ok(_handle)) => Ok(Self { client, server }),
             Ok(Err(e)) => {
                 let _ = client.quit().await;
-                let text = e.details().to_string();
+                // A client or server error text may echo what was sent (AUTH's arguments).
+                let text = ep.scrub(e.details());
                 if let Some(message) = ep.tls.then(|| tls::explain(&text)).flatten() {
                     return Err(RedisError::Connection {
                         server,

@@ -205,6 +205,14 @@ impl Endpoint {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
+        // Nothing reads query parameters; one may hold a secret (`?password=`), which would
+        // then be silently ignored.
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(bad(
+                "query parameters are not supported; use the options (username, password, \
+                 tls_ca_file, ...)",
+            ));
+        }
         let port = parsed.port().unwrap_or(6379);
         let path = parsed.path().trim_matches('/');
         let db = if path.is_empty() {
@@ -234,6 +242,15 @@ impl Endpoint {
         })
     }
 
+    /// `text` with every occurrence of the password replaced by `***`: error texts (from the
+    /// server or the client library) may echo the arguments of `AUTH`.
+    pub fn scrub(&self, text: &str) -> String {
+        match self.password.as_deref() {
+            Some(pw) if !pw.is_empty() => text.replace(pw, "***"),
+            _ => text.to_string(),
+        }
+    }
+
     /// The URL without credentials, for messages: `redis://host:port/db`.
     pub fn redacted(&self) -> String {
         let scheme = if self.tls { "rediss" } else { "redis" };
@@ -251,13 +268,18 @@ impl Endpoint {
     }
 }
 
-/// Removes the password of a URL, for messages (keeps scheme, user, host, port, path).
+/// Removes the password and any query or fragment (which may hold one) of a URL, for
+/// messages (keeps scheme, user, host, port, path).
 pub(crate) fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) => {
             if u.password().is_some() {
                 let _ = u.set_password(Some("***"));
             }
+            if u.query().is_some() {
+                u.set_query(Some("***"));
+            }
+            u.set_fragment(None);
             u.to_string()
         }
         Err(_) => "<unparsable url>".to_string(),
@@ -300,6 +322,17 @@ mod tests {
         assert_eq!((ep.port, ep.db), (6379, 0));
         assert!(Endpoint::parse("http://h").is_err());
         assert!(Endpoint::parse("redis://h/x").is_err());
+        // A query is refused, and its content never shows in the message.
+        let err = Endpoint::parse("redis://h:1/0?password=qsecret")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("query") && !err.contains("qsecret"), "{err}");
+        let ep = Endpoint::parse("redis://:pw-1@h").unwrap();
+        assert_eq!(
+            ep.scrub("ERR unknown command 'AUTH', with args beginning with: 'pw-1'"),
+            "ERR unknown command 'AUTH', with args beginning with: '***'"
+        );
     }
 
     #[test]

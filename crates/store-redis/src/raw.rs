@@ -89,7 +89,7 @@ impl RawConn {
             if let Reply::Error(message) = conn.reply().await? {
                 return Err(RedisError::Auth {
                     server: conn.server,
-                    message,
+                    message: ep.scrub(&message),
                 });
             }
         }

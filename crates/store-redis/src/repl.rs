@@ -65,7 +65,7 @@ pub(crate) async fn snapshot<T: AsyncWrite + Unpin>(
         if !line.starts_with('+') {
             return Err(RedisError::Auth {
                 server,
-                message: line.trim_start_matches('-').to_string(),
+                message: ep.scrub(line.trim_start_matches('-')),
             });
         }
     }
