@@ -17,6 +17,14 @@ async fn round_trip(format: DumpFormat) {
     };
     db.execute(RICH_SCHEMA).await;
     let before = fingerprint(&db.client().await).await;
+    for kind in [
+        "trg ", "fn ", "view ", "enum ", "domain ", "part ", "idx ", "con ",
+    ] {
+        assert!(
+            before.iter().any(|line| line.starts_with(kind)),
+            "the fingerprint misses `{kind}`: {before:?}"
+        );
+    }
 
     let mut options = PostgresOptions::from_url(db.url());
     options.format = format;

@@ -204,6 +204,16 @@ pub async fn fingerprint(client: &Client) -> Vec<String> {
         .unwrap()
         .get(0);
     out.push(format!("comments {}", comments.unwrap_or_default()));
+    // The schema beyond the rows: columns with types and defaults, constraints, indexes,
+    // views, functions, triggers, enums, domains, partition bounds.
+    let user =
+        "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'";
+    let schema_sql = format!(
+        "SELECT 'col ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)            || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END            || coalesce(' default ' || pg_get_expr(ad.adbin, ad.adrelid), '')            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid            JOIN pg_namespace n ON n.oid = c.relnamespace            LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum            WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm') AND {user}          UNION ALL SELECT 'con ' || con.conname || ' ' || pg_get_constraintdef(con.oid)            FROM pg_constraint con JOIN pg_namespace n ON n.oid = con.connamespace WHERE {user}          UNION ALL SELECT 'idx ' || pg_get_indexdef(i.indexrelid) FROM pg_index i            JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {user}          UNION ALL SELECT 'view ' || c.relname || ' ' || pg_get_viewdef(c.oid) FROM pg_class c            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm') AND {user}          UNION ALL SELECT 'fn ' || pg_get_functiondef(p.oid) FROM pg_proc p            JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.prokind = 'f' AND {user}          UNION ALL SELECT 'trg ' || pg_get_triggerdef(t.oid) FROM pg_trigger t WHERE NOT t.tgisinternal          UNION ALL SELECT 'enum ' || t.typname || ' ' || string_agg(e.enumlabel::text, ',' ORDER BY e.enumsortorder)            FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid GROUP BY t.typname          UNION ALL SELECT 'domain ' || t.typname || ' ' || format_type(t.typbasetype, t.typtypmod) FROM pg_type t            JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype = 'd' AND {user}          UNION ALL SELECT 'part ' || c.relname || ' ' || pg_get_expr(c.relpartbound, c.oid) FROM pg_class c            WHERE c.relispartition          ORDER BY 1"
+    );
+    for row in client.query(&schema_sql, &[]).await.unwrap() {
+        out.push(row.get(0));
+    }
     out
 }
 
