@@ -32,8 +32,10 @@ else
     echo "postgres-auth: added '${rule}' at the top of ${hba}"
 fi
 
-# The password goes through stdin (psql variables), never through argv.
-psql -d postgres -v ON_ERROR_STOP=1 -q -v role="$role" -v pw="$password" <<'SQL'
+# The password goes through the environment (\getenv), never through argv (`-v pw=...` would
+# show it in the process list).
+LIFEBOAT_PW_TEST_PASSWORD="$password" psql -d postgres -v ON_ERROR_STOP=1 -q -v role="$role" <<'SQL'
+\getenv pw LIFEBOAT_PW_TEST_PASSWORD
 SET password_encryption = 'scram-sha-256';
 SELECT format('CREATE ROLE %I LOGIN', :'role')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
