@@ -36,8 +36,8 @@ async fn restore(
     t.restore(&mut input, m, &o).await
 }
 
-async fn round_trip(mode: Mode, format: &str) {
-    let Some(src) = TestServer::start(&[]) else {
+async fn round_trip(mode: Mode, format: &str, server_args: &[&str]) {
+    let Some(src) = TestServer::start(server_args) else {
         return;
     };
     let c = client(&src.url()).await;
@@ -48,6 +48,10 @@ async fn round_trip(mode: Mode, format: &str) {
     assert_eq!(meta["keys_per_db"]["3"], 101);
     assert_eq!(meta["point_in_time"], mode == Mode::Rdb);
     assert_eq!(meta["server"]["role"], "master");
+    if mode == Mode::Rdb {
+        assert_eq!(meta["diskless"], false, "{meta}");
+        assert_eq!(meta["checksum_verified"], true);
+    }
     let m = manifest(format, meta.clone());
 
     // The offline check parses it and agrees with the manifest.
@@ -123,12 +127,14 @@ async fn round_trip(mode: Mode, format: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rdb_round_trip() {
-    round_trip(Mode::Rdb, "rdb").await;
+    // Disk-based replication: the snapshot arrives as a sized bulk (`$<len>`); the diskless
+    // `EOF:<mark>` form is covered by `diskless_snapshot_and_file_restore`.
+    round_trip(Mode::Rdb, "rdb", &["--repl-diskless-sync", "no"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logical_round_trip() {
-    round_trip(Mode::Logical, "redis-logical").await;
+    round_trip(Mode::Logical, "redis-logical", &[]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -184,6 +184,21 @@ pub async fn populate(c: &Client) -> u64 {
         ],
     )
     .await;
+    // A deleted entry (max-deleted-entry-id) and a consumer without pending entries.
+    let ids = cmd(
+        c,
+        "XRANGE",
+        vec![s("stream"), s("-"), s("+"), s("COUNT"), 3.into()],
+    )
+    .await;
+    let third = ids.into_array()[2].clone().into_array()[0].clone();
+    cmd(c, "XDEL", vec![s("stream"), third]).await;
+    cmd(
+        c,
+        "XGROUP",
+        vec![s("CREATECONSUMER"), s("stream"), s("g2"), s("bob")],
+    )
+    .await;
     n += 1;
     cmd(c, "SELECT", vec![3.into()]).await;
     for i in 0..100 {
@@ -226,6 +241,18 @@ fn render(v: &Value) -> String {
     }
 }
 
+/// The value of `name` in a RESP2 field/value array (or a map), rendered; panics if absent.
+fn field(v: &Value, name: &str) -> String {
+    let items = v.clone().into_array();
+    let mut it = items.iter();
+    while let (Some(k), Some(val)) = (it.next(), it.next()) {
+        if k.as_bytes() == Some(name.as_bytes()) {
+            return render(val);
+        }
+    }
+    panic!("no field {name} in {v:?}")
+}
+
 fn sorted(v: &Value) -> String {
     let mut items: Vec<String> = v.clone().into_array().iter().map(render).collect();
     items.sort();
@@ -266,12 +293,46 @@ pub async fn fingerprint(url: &str) -> Fingerprint {
                     )
                     .await,
                 ),
-                "stream" => format!(
-                    "{} groups {} pending {}",
-                    render(&cmd(&c, "XRANGE", vec![k.clone(), s("-"), s("+")]).await),
-                    render(&cmd(&c, "XINFO", vec![s("GROUPS"), k.clone()]).await),
-                    render(&cmd(&c, "XPENDING", vec![k.clone(), s("g1")]).await),
-                ),
+                "stream" => {
+                    let info = cmd(&c, "XINFO", vec![s("STREAM"), k.clone()]).await;
+                    let mut text = format!(
+                        "{} groups {}",
+                        render(&cmd(&c, "XRANGE", vec![k.clone(), s("-"), s("+")]).await),
+                        render(&cmd(&c, "XINFO", vec![s("GROUPS"), k.clone()]).await),
+                    );
+                    // The stream's own ids and counters (not its memory layout).
+                    for f in [
+                        "length",
+                        "last-generated-id",
+                        "max-deleted-entry-id",
+                        "entries-added",
+                        "recorded-first-entry-id",
+                    ] {
+                        text.push_str(&format!(" {f}={}", field(&info, f)));
+                    }
+                    // Per group: the pending summary (count, id range, consumers with
+                    // their counts) and the consumers' names.
+                    for g in cmd(&c, "XINFO", vec![s("GROUPS"), k.clone()])
+                        .await
+                        .into_array()
+                    {
+                        let name = field(&g, "name");
+                        let name = name.trim_matches('"');
+                        text.push_str(&format!(
+                            " {name}: pending {} consumers {}",
+                            render(&cmd(&c, "XPENDING", vec![k.clone(), s(name)]).await),
+                            sorted(&Value::Array(
+                                cmd(&c, "XINFO", vec![s("CONSUMERS"), k.clone(), s(name)])
+                                    .await
+                                    .into_array()
+                                    .iter()
+                                    .map(|c| Value::from(field(c, "name")))
+                                    .collect()
+                            )),
+                        ));
+                    }
+                    text
+                }
                 other => panic!("unexpected type {other}"),
             };
             let ttl_s = if ttl < 0 { ttl } else { (ttl + 500) / 1000 };
