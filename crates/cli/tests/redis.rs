@@ -8,7 +8,7 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -216,33 +216,62 @@ fn backup_verify_deep_and_restore_with_password_from_env() {
     assert_eq!(src.cli(&["GET", "key:1"]), "value-1");
 }
 
-fn assert_fails_without_manifest(dir: &Path, env: &[(&str, &str)], message: &str) {
+/// Runs `backup cache`, expects exit 1 with `message` on stderr and no manifest; returns
+/// stderr.
+fn assert_fails_without_manifest(dir: &Path, env: &[(&str, &str)], message: &str) -> String {
     let mut cmd = lifeboat(dir);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.args(["backup", "cache"])
+    let out = cmd
+        .args(["backup", "cache"])
         .assert()
         .code(1)
         .stderr(contains(message));
     assert!(list_json(dir, &[]).is_empty(), "a manifest was written");
+    String::from_utf8_lossy(&out.get_output().stderr).into_owned()
 }
 
 #[test]
 fn wrong_password_unreachable_and_killed_transfer_fail() {
-    let Some(src) = Server::start(&["--requirepass", "right", "--rdb-key-save-delay", "20000"])
-    else {
+    let Some(src) = Server::start(&[
+        "--requirepass",
+        "right-pw-zq9",
+        "--rdb-key-save-delay",
+        "20000",
+    ]) else {
         return;
     };
     fill(&src);
+    // 1 KiB incompressible values (LZF would shrink repeated bytes to a few), so the
+    // snapshot streams out in several chunks (the server's pipe buffer is 16 KiB) and the kill
+    // below lands after some bytes arrived, not before the first.
+    let mut cmds = String::new();
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for i in 0..300 {
+        let value: String = (0..1024)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                char::from(b'a' + (x % 26) as u8)
+            })
+            .collect();
+        cmds.push_str(&format!("SET big:{i} {value}\n"));
+    }
+    src.pipe(&cmds);
     let dir = tempfile::tempdir().unwrap();
 
     source_config(
         dir.path(),
-        &format!("redis://:wrong@127.0.0.1:{}", src.port),
+        &format!("redis://:bad-pw-zq7@127.0.0.1:{}", src.port),
         "",
     );
-    assert_fails_without_manifest(dir.path(), &[], "authentication failed");
+    let stderr = assert_fails_without_manifest(dir.path(), &[], "authentication failed");
+    assert!(
+        !stderr.contains("bad-pw-zq7"),
+        "the password leaked: {stderr}"
+    );
 
     source_config(
         dir.path(),
@@ -251,10 +280,10 @@ fn wrong_password_unreachable_and_killed_transfer_fail() {
     );
     assert_fails_without_manifest(dir.path(), &[], "connect");
 
-    // 300+ keys at 20 ms each: the snapshot takes seconds; kill the replica connection.
+    // 600+ keys at 20 ms each: the snapshot takes 12 s; kill the replica connection.
     source_config(
         dir.path(),
-        &format!("redis://:right@127.0.0.1:{}", src.port),
+        &format!("redis://:right-pw-zq9@127.0.0.1:{}", src.port),
         "",
     );
     let killer = {
@@ -263,12 +292,19 @@ fn wrong_password_unreachable_and_killed_transfer_fail() {
             std::thread::sleep(Duration::from_millis(1500));
             Command::new("redis-cli")
                 .args(["-p", &port.to_string(), "CLIENT", "KILL", "TYPE", "replica"])
-                .env("REDISCLI_AUTH", "right")
+                .env("REDISCLI_AUTH", "right-pw-zq9")
                 .output()
                 .unwrap()
         })
     };
-    assert_fails_without_manifest(dir.path(), &[], "broke off");
+    let stderr = assert_fails_without_manifest(dir.path(), &[], "broke off after");
+    // Killed mid-transfer: part of the snapshot had arrived (and was streamed into the
+    // pipeline) when the connection went.
+    assert!(!stderr.contains("after 0 bytes"), "{stderr}");
+    assert!(
+        !stderr.contains("right-pw-zq9"),
+        "the password leaked: {stderr}"
+    );
     let out = killer.join().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
 }
@@ -347,8 +383,11 @@ fn rdb_backup_is_one_point_in_time_under_a_writer() {
     }
     src.pipe(&cmds);
     let stop = Arc::new(AtomicBool::new(false));
+    // Transactions completed so far.
+    let done = Arc::new(AtomicU64::new(0));
     let writer = {
         let stop = stop.clone();
+        let done = done.clone();
         let port = src.port;
         std::thread::spawn(move || {
             let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -365,6 +404,7 @@ fn rdb_backup_is_one_point_in_time_under_a_writer() {
                     reader.read_line(&mut line).unwrap();
                 }
                 n += 1;
+                done.store(n, Ordering::SeqCst);
             }
             n
         })
@@ -372,10 +412,12 @@ fn rdb_backup_is_one_point_in_time_under_a_writer() {
     std::thread::sleep(Duration::from_millis(200));
     let dir = tempfile::tempdir().unwrap();
     source_config(dir.path(), &format!("redis://127.0.0.1:{}", src.port), "");
+    let before = done.load(Ordering::SeqCst);
     lifeboat(dir.path())
         .args(["backup", "cache"])
         .assert()
         .success();
+    let after = done.load(Ordering::SeqCst);
     std::thread::sleep(Duration::from_millis(200));
     stop.store(true, Ordering::Relaxed);
     let total = writer.join().unwrap();
@@ -393,8 +435,10 @@ fn rdb_backup_is_one_point_in_time_under_a_writer() {
     let counter: u64 = dst.cli(&["GET", "counter"]).parse().unwrap();
     let len: u64 = dst.cli(&["LLEN", "list"]).parse().unwrap();
     assert_eq!(counter, len, "the snapshot is not one point in time");
+    // The snapshot was taken during this backup (not before it started), and the writer kept
+    // committing after that point while the backup ran, i.e. during the ~1 s transfer.
     assert!(
-        counter > 0 && counter < total,
-        "counter {counter}, writes {total}"
+        before <= counter && counter < after && after <= total,
+        "writes before the backup {before}, in the snapshot {counter}, when it ended {after}"
     );
 }
