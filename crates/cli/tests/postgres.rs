@@ -357,13 +357,14 @@ fn pg_dump_killed_midway_fails_without_a_manifest() {
     .unwrap()
     .trim()
     .to_string();
-    // A pg_dump that writes the first 100 kB of a real dump, then dies by SIGKILL.
+    // A pg_dump that writes the first 100 kB of a real dump, says something on stderr, then
+    // dies by SIGKILL: the error carries both the signal and pg_dump's stderr.
     let wrapper = bin.join("pg_dump");
     std::fs::write(
         &wrapper,
         format!(
             "#!/bin/bash\nif [ \"$1\" = --version ]; then exec {real} \"$@\"; fi\n\
-             {real} \"$@\" | head -c 100000\nkill -9 $$\n"
+             {real} \"$@\" | head -c 100000\necho 'pg_dump: about to be killed' >&2\nkill -9 $$\n"
         ),
     )
     .unwrap();
@@ -372,6 +373,7 @@ fn pg_dump_killed_midway_fails_without_a_manifest() {
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     write_config(dir.path(), &source("orders", &db.url(), ""));
     assert_backup_fails(dir.path(), Some(&path), "signal: 9");
+    assert_backup_fails(dir.path(), Some(&path), "pg_dump: about to be killed");
 }
 
 #[test]

@@ -28,10 +28,16 @@ use crate::{FORMAT_BUNDLE, FORMAT_CUSTOM, FORMAT_PLAIN};
 /// is refused without `--force`; with it, the custom format restores with
 /// `pg_restore --clean --if-exists` (a plain SQL dump cannot clean and is refused). The custom
 /// format streams into `pg_restore --single-transaction --exit-on-error`, plain into
-/// `psql -v ON_ERROR_STOP=1 --single-transaction`: a stream that fails midway kills the tool
-/// before its input ends and the server rolls the transaction back, so nothing of it stays
-/// (a database the restore created is dropped). Afterwards every table's row count is compared
-/// with the manifest; a difference fails the restore.
+/// `psql -v ON_ERROR_STOP=1 --single-transaction`. The last chunk of the stream reaches the
+/// tool only once the stream has reached EOF (pg_restore would otherwise commit on the last
+/// data block, before a checksum failure reported where EOF would be), and a stream that fails
+/// kills the tool before its input ends: the server rolls the transaction back, so nothing of
+/// it stays (a database the restore created is dropped). `restore_jobs > 1` (not one
+/// transaction) is used only for a database the restore creates. A bundle restores its
+/// databases one after another: a failure drops the databases this restore created, but a
+/// database already restored into an existing target stays restored (its part was complete;
+/// the rest of the stream was not). Afterwards every table's row count is compared with the
+/// manifest; a difference fails the restore.
 #[derive(Debug)]
 pub struct PostgresTarget {
     options: PostgresOptions,
