@@ -196,14 +196,14 @@ impl Api {
             .await
     }
 
-    /// Gives the API user full permissions on `vhost` (for a scratch vhost).
-    pub async fn grant_self(&self, step: Step, vhost: &str) -> Result<(), RabbitmqError> {
+    /// Gives `user` full permissions on `vhost` (for a scratch vhost).
+    pub async fn grant(&self, step: Step, vhost: &str, user: &str) -> Result<(), RabbitmqError> {
         self.put(
             step,
             &format!(
                 "/api/permissions/{}/{}",
                 encode_segment(vhost),
-                encode_segment(&self.endpoint.username)
+                encode_segment(user)
             ),
             &serde_json::json!({"configure": ".*", "write": ".*", "read": ".*"}),
         )

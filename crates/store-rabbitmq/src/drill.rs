@@ -12,6 +12,10 @@
 //! upstream in a scratch vhost would start moving real messages (a shovel's source is usually
 //! a real queue of this or another broker). They are counted from the dump, listed in the
 //! report (`parameters_not_imported`) and left out of the broker-side comparison.
+//!
+//! Permissions: the drill grants the management user and the AMQP user (when `amqp_url`
+//! names another one) full permissions on each scratch vhost it creates, so it never depends
+//! on what they hold on the real vhosts; the grants go away with the scratch vhosts.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -64,7 +68,21 @@ impl RabbitmqDrill {
         for (source, target) in &map {
             scratch.push(target.clone());
             self.api.put_vhost(Step::Scratch, target).await?;
-            self.api.grant_self(Step::Scratch, target).await?;
+            // The drill's own scratch vhost (deleted afterwards, with its permissions): the
+            // management user (RabbitMQ grants it on creation anyway) and the AMQP user the
+            // messages are republished as (another user when `amqp_url` has credentials) get
+            // full permissions there, whatever they hold elsewhere.
+            self.api
+                .grant(Step::Scratch, target, self.api.username())
+                .await?;
+            let amqp_user = &self.endpoints.amqp.username;
+            if amqp_user != self.api.username() {
+                if let Err(e) = self.api.grant(Step::Scratch, target, amqp_user).await {
+                    // Not a user of the internal database (LDAP...): its access is not ours
+                    // to grant; publishing says so clearly if it has none.
+                    tracing::warn!(user = %amqp_user, vhost = %target, error = %e, "could not grant the AMQP user permissions on the drill's scratch vhost");
+                }
+            }
             let (doc, left_out) = renamed(&backup, source, target);
             if !left_out.is_empty() {
                 tracing::info!(vhost = %source, parameters = ?left_out, "drill: shovel and federation parameters are not imported into the scratch vhost (they would move real messages)");

@@ -186,6 +186,29 @@ pub enum RabbitmqError {
         conflicts: Vec<String>,
     },
 
+    /// The user messages are republished as could not publish into some vhosts after the
+    /// import; found while planning, before anything was changed.
+    #[error(
+        "restore into {target} refused, nothing was changed: the backup holds messages for \
+         {} vhost(s) where user `{user}` (the AMQP user lifeboat republishes them as) would have \
+         no permission to publish to the default exchange after the import: {}. Fix: grant the \
+         user permissions on each vhost before restoring (create the vhost first if the backup \
+         creates it, then e.g. `rabbitmqctl set_permissions -p <vhost> {user} '' \
+         '^amq\\.default$' ''`, or '.*' '.*' '.*'), or restore a backup that holds this user's \
+         permissions on those vhosts, or restore as a user that has them (`username`, or \
+         credentials in `amqp_url`)",
+        denied.len(),
+        summarize(denied)
+    )]
+    NoPublishPermission {
+        /// The target, without password.
+        target: String,
+        /// The AMQP user.
+        user: String,
+        /// One line per vhost: `vhost `v`: reason`.
+        denied: Vec<String>,
+    },
+
     /// Republished messages were returned unroutable or refused by the broker.
     #[error("{count} message(s) republished into vhost `{vhost}` were not routed to a queue (first: queue `{queue}`: {reason})")]
     NotRouted {

@@ -83,6 +83,7 @@
 //! # }
 //! ```
 
+mod access;
 mod amqp;
 mod api;
 mod check;

@@ -12,6 +12,9 @@ use lapin::types::FieldTable;
 use serde_json::{json, Map, Value};
 use tokio::io::AsyncRead;
 
+use crate::access::{
+    denied_vhosts, has_entry, user_is_known, vhosts_receiving_messages, Denied, Users,
+};
 use crate::amqp::{amqp_error, connect};
 use crate::api::{error_chain, Api};
 use crate::definitions::{vhost_of, Definitions, MAX_OBJECT_BYTES};
@@ -53,8 +56,30 @@ impl RabbitmqTarget {
         }
         let current = fetch_definitions(&self.api, Step::Diff, "/api/definitions").await?;
         let mut diff = Diff::new(&backup, &current);
+        // Messages: the user they are republished as must be able to publish into each vhost
+        // receiving some once the definitions are imported; refused now, before any change.
+        let mut denied = Vec::new();
         if reader.has_messages() {
-            diff.extra_conflicts = self.queues_holding_messages(&diff).await?;
+            let vhosts = vhosts_receiving_messages(&manifest.metadata, &backup);
+            let users = Users {
+                amqp: &self.endpoints.amqp.username,
+                api: self.api.username(),
+            };
+            if user_is_known(users.amqp, &backup, &current) {
+                denied = denied_vhosts(&diff, &current, &users, &vhosts, options.force);
+            } else {
+                tracing::info!(
+                    user = users.amqp,
+                    "the AMQP user is not in the target's or the backup's user database \
+                     (another auth backend?): its permissions cannot be checked before the import"
+                );
+            }
+            if !denied.is_empty() && !options.dry_run {
+                return Err(self.no_permission(&denied));
+            }
+            diff.extra_conflicts = self
+                .queues_holding_messages(&diff, &backup, &current)
+                .await?;
         }
         let conflicts = diff.conflicts();
 
@@ -63,13 +88,26 @@ impl RabbitmqTarget {
             while reader.next_message().await?.is_some() {
                 messages += 1;
             }
-            let verdict = if conflicts.is_empty() || options.force {
+            let verdict = if !denied.is_empty() {
+                "the restore would be refused (the AMQP user lacks permissions, see below)"
+            } else if conflicts.is_empty() || options.force {
                 "the restore would proceed"
             } else {
                 "the restore would be refused without --force"
             };
+            let mut permission_lines = String::new();
+            for d in &denied {
+                permission_lines.push_str(&format!(
+                    "\n  ! permission: user `{}` could not publish into {}",
+                    self.endpoints.amqp.username,
+                    d.describe()
+                ));
+            }
+            if !denied.is_empty() {
+                permission_lines.push_str(&format!("\n  {}", self.no_permission(&denied)));
+            }
             let summary = format!(
-                "{verdict} on {}: {}{}",
+                "{verdict} on {}: {}{permission_lines}{}",
                 self.describe(),
                 diff.render(200),
                 if reader.has_messages() {
@@ -78,9 +116,15 @@ impl RabbitmqTarget {
                     String::new()
                 }
             );
+            let denied: Vec<String> = denied.iter().map(Denied::describe).collect();
             return Ok(Report {
                 summary,
-                details: json!({ "dry_run": true, "diff": diff.details(), "messages": messages }),
+                details: json!({
+                    "dry_run": true,
+                    "diff": diff.details(),
+                    "messages": messages,
+                    "publish_permission_missing": denied,
+                }),
             });
         }
         if !conflicts.is_empty() && !options.force {
@@ -146,9 +190,27 @@ impl RabbitmqTarget {
         })
     }
 
+    /// The refusal for vhosts the AMQP user could not publish into.
+    fn no_permission(&self, denied: &[Denied]) -> RabbitmqError {
+        RabbitmqError::NoPublishPermission {
+            target: self.describe(),
+            user: self.endpoints.amqp.username.clone(),
+            denied: denied.iter().map(Denied::describe).collect(),
+        }
+    }
+
     /// Queues of a messages backup that already exist (identically) and hold messages:
     /// republishing would append to them, so they count as conflicts.
-    async fn queues_holding_messages(&self, diff: &Diff) -> Result<Vec<String>, RabbitmqError> {
+    ///
+    /// Counted with a passive declare over AMQP (exact), or, in a vhost where the AMQP user has
+    /// no permission entry yet (the import would grant it), from the management API's queue
+    /// statistics (which can lag by a few seconds).
+    async fn queues_holding_messages(
+        &self,
+        diff: &Diff,
+        backup: &Definitions,
+        current: &Definitions,
+    ) -> Result<Vec<String>, RabbitmqError> {
         let mut by_vhost: BTreeMap<&str, Vec<&Item>> = BTreeMap::new();
         for item in &diff.items {
             if item.section == "queues" && item.change == Change::Identical {
@@ -159,7 +221,36 @@ impl RabbitmqTarget {
         }
         let mut found = Vec::new();
         let amqp = &self.endpoints.amqp;
+        let user = amqp.username.as_str();
+        let judged = user_is_known(user, backup, current);
         for (vhost, items) in by_vhost {
+            if judged && !has_entry(current, user, vhost) {
+                for item in items {
+                    let name = item
+                        .object
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let queue: Value = self
+                        .api
+                        .get_json(
+                            Step::Diff,
+                            &format!(
+                                "/api/queues/{}/{}",
+                                encode_segment(vhost),
+                                encode_segment(name)
+                            ),
+                        )
+                        .await?;
+                    let n = queue.get("messages").and_then(Value::as_u64).unwrap_or(0);
+                    if n > 0 {
+                        found.push(format!(
+                            "queue {vhost}/{name} already holds {n} message(s); republishing would append to them"
+                        ));
+                    }
+                }
+                continue;
+            }
             let connection = connect(amqp, vhost, Step::Diff).await?;
             for item in items {
                 let name = item
