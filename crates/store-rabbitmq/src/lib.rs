@@ -13,6 +13,8 @@
 //!   (`basic.get`, or nacking one by one, scrambles a quorum queue's order).
 //! - [`RabbitmqTarget`] compares the backup with the broker object by object (create / exists
 //!   identically / conflicts), refuses conflicts without `--force` before changing anything,
+//!   and also refuses, before any change, a restore whose AMQP user could not publish into a
+//!   vhost receiving messages once the definitions are imported,
 //!   prints the diff with `--dry-run`, imports the definitions vhost by vhost
 //!   (`POST /api/definitions`), then republishes the messages in one AMQP transaction per
 //!   vhost, committed only after the whole dump was read.
