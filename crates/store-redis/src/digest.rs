@@ -58,6 +58,21 @@ impl KeyDigest {
         self.per_db.values().sum()
     }
 
+    /// The keys of `self` that are not in `part` (`part` must be a subset of `self`).
+    pub fn minus(&self, part: &KeyDigest) -> KeyDigest {
+        let mut per_db = self.per_db.clone();
+        for (db, n) in &part.per_db {
+            let left = per_db.entry(*db).or_default();
+            *left = left.saturating_sub(*n);
+        }
+        per_db.retain(|_, n| *n > 0);
+        KeyDigest {
+            per_db,
+            expires: self.expires.saturating_sub(part.expires),
+            sum: self.sum.wrapping_sub(part.sum),
+        }
+    }
+
     /// The digest as 32 hex digits.
     pub fn hex(&self) -> String {
         format!("{:032x}", self.sum)
@@ -125,5 +140,11 @@ mod tests {
         let meta = serde_json::json!({"digest": a.hex(), "keys_per_db": a.per_db_json()});
         assert!(a.compare(&meta, "dump").is_ok());
         assert!(c.compare(&meta, "dump").is_err());
+        let mut y = KeyDigest::default();
+        y.add(1, b"y", "hash", true);
+        let mut x = KeyDigest::default();
+        x.add(0, b"x", "string", false);
+        assert_eq!(a.minus(&y), x);
+        assert_eq!(a.minus(&a), KeyDigest::default());
     }
 }

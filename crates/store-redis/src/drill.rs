@@ -73,16 +73,14 @@ impl RedisDrill {
         let conn = Conn::connect(&ep).await?;
         let live = live_digest(&conn).await;
         conn.close().await;
-        let live = live?;
-        if live != stats.restored {
-            return Err(RedisError::Mismatch(format!(
-                "the scratch server holds keys per db {:?} (digest {}), the restore sent {:?} (digest {})",
-                live.per_db,
-                live.hex(),
-                stats.restored.per_db,
-                stats.restored.hex()
-            )));
-        }
+        let (live, live_volatile) = live?;
+        let expired_during_drill = compare_live(
+            &stats.restored,
+            &stats.restored_volatile,
+            &live,
+            &live_volatile,
+        )
+        .map_err(RedisError::Mismatch)?;
         Ok(Report {
             summary: format!(
                 "restore drill: {} keys restored into a scratch redis-server in {restore_ms} ms; \
@@ -97,17 +95,64 @@ impl RedisDrill {
                 "digest": live.hex(),
                 "manifest_digest": m.metadata.get("digest"),
                 "expired_skipped": stats.expired,
+                "expired_during_drill": expired_during_drill,
                 "functions": stats.functions,
             }),
         })
     }
 }
 
-/// The (db, key, type, ttl-present) digest of a live server: `SCAN` every db of
-/// `INFO keyspace`, `TYPE` and `PTTL` pipelined per page.
-pub(crate) async fn live_digest(conn: &Conn) -> Result<KeyDigest, RedisError> {
+/// Compares the scratch server's keys with what the restore sent. Keys without a TTL must
+/// match exactly. Keys with a TTL may expire between the restore and the scan (Redis expires
+/// them on its own), so fewer of them per db is accepted — their digest then cannot be
+/// compared — and the number is returned; more of them, or a different digest at the same
+/// count, is a mismatch.
+pub(crate) fn compare_live(
+    restored: &KeyDigest,
+    restored_volatile: &KeyDigest,
+    live: &KeyDigest,
+    live_volatile: &KeyDigest,
+) -> Result<u64, String> {
+    let restored_persistent = restored.minus(restored_volatile);
+    let live_persistent = live.minus(live_volatile);
+    if live_persistent != restored_persistent {
+        return Err(format!(
+            "the scratch server holds keys without TTL per db {:?} (digest {}), the restore \
+             sent {:?} (digest {})",
+            live_persistent.per_db,
+            live_persistent.hex(),
+            restored_persistent.per_db,
+            restored_persistent.hex()
+        ));
+    }
+    if live_volatile == restored_volatile {
+        return Ok(0);
+    }
+    let fewer = live_volatile.per_db.iter().all(|(db, n)| {
+        restored_volatile
+            .per_db
+            .get(db)
+            .is_some_and(|sent| n <= sent)
+    }) && live_volatile.keys() < restored_volatile.keys();
+    if !fewer {
+        return Err(format!(
+            "the scratch server holds keys with a TTL per db {:?} (digest {}), the restore \
+             sent {:?} (digest {})",
+            live_volatile.per_db,
+            live_volatile.hex(),
+            restored_volatile.per_db,
+            restored_volatile.hex()
+        ));
+    }
+    Ok(restored_volatile.keys() - live_volatile.keys())
+}
+
+/// The (db, key, type, ttl-present) digest of a live server and the same of its keys with a
+/// TTL: `SCAN` every db of `INFO keyspace`, `TYPE` and `PTTL` pipelined per page.
+pub(crate) async fn live_digest(conn: &Conn) -> Result<(KeyDigest, KeyDigest), RedisError> {
     let info = conn.info().await?;
     let mut digest = KeyDigest::default();
+    let mut volatile = KeyDigest::default();
     for (db, n) in &info.keyspace {
         if *n == 0 {
             continue;
@@ -169,7 +214,11 @@ pub(crate) async fn live_digest(conn: &Conn) -> Result<KeyDigest, RedisError> {
                 if t == "none" || ttl == -2 {
                     continue;
                 }
-                digest.add(*db, value_bytes(k).unwrap_or_default(), &t, ttl >= 0);
+                let key = value_bytes(k).unwrap_or_default();
+                digest.add(*db, key, &t, ttl >= 0);
+                if ttl >= 0 {
+                    volatile.add(*db, key, &t, true);
+                }
             }
             cursor = next;
             if cursor == b"0" {
@@ -177,5 +226,41 @@ pub(crate) async fn live_digest(conn: &Conn) -> Result<KeyDigest, RedisError> {
             }
         }
     }
-    Ok(digest)
+    Ok((digest, volatile))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digests(keys: &[(&str, bool)]) -> (KeyDigest, KeyDigest) {
+        let (mut all, mut volatile) = (KeyDigest::default(), KeyDigest::default());
+        for (k, ttl) in keys {
+            all.add(0, k.as_bytes(), "string", *ttl);
+            if *ttl {
+                volatile.add(0, k.as_bytes(), "string", true);
+            }
+        }
+        (all, volatile)
+    }
+
+    #[test]
+    fn keys_expiring_during_the_drill_are_not_a_mismatch() {
+        let (sent, sent_v) = digests(&[("a", false), ("b", true), ("c", true)]);
+        let (same, same_v) = digests(&[("a", false), ("b", true), ("c", true)]);
+        assert_eq!(compare_live(&sent, &sent_v, &same, &same_v), Ok(0));
+        // `c` expired on the scratch server before the scan.
+        let (live, live_v) = digests(&[("a", false), ("b", true)]);
+        assert_eq!(compare_live(&sent, &sent_v, &live, &live_v), Ok(1));
+        // A key without TTL missing, an extra key, or a TTL lost: mismatches.
+        let (live, live_v) = digests(&[("b", true), ("c", true)]);
+        assert!(compare_live(&sent, &sent_v, &live, &live_v).is_err());
+        let (live, live_v) = digests(&[("a", false), ("b", true), ("c", true), ("d", true)]);
+        assert!(compare_live(&sent, &sent_v, &live, &live_v).is_err());
+        let (live, live_v) = digests(&[("a", false), ("b", true), ("c", false)]);
+        assert!(compare_live(&sent, &sent_v, &live, &live_v).is_err());
+        // The same count of TTL keys but other keys: a mismatch.
+        let (live, live_v) = digests(&[("a", false), ("b", true), ("x", true)]);
+        assert!(compare_live(&sent, &sent_v, &live, &live_v).is_err());
+    }
 }

@@ -179,6 +179,8 @@ impl Target for RedisTarget {
 pub(crate) struct RestoreStats {
     /// The restored keys (or, in a dry run, the keys that would be).
     pub restored: KeyDigest,
+    /// The restored keys that have a TTL (they may expire on the target at any moment).
+    pub restored_volatile: KeyDigest,
     /// Keys whose TTL had passed: skipped.
     pub expired: u64,
     /// Keys that exist on the target (dry run only).
@@ -384,6 +386,11 @@ async fn restore_with(
         stats
             .restored
             .add(key.db, &key.key, type_name(key.payload[0]), has_ttl);
+        if has_ttl {
+            stats
+                .restored_volatile
+                .add(key.db, &key.key, type_name(key.payload[0]), true);
+        }
         if batch.as_ref().is_some_and(|b| b.db != key.db) {
             if let Some(b) = batch.take() {
                 pending = Some(send_batch(&mut ctx, pending.take(), b, version, &mut stats).await?);
