@@ -47,7 +47,14 @@ impl FormatCheck for RedisDrill {
         input: &mut (dyn AsyncRead + Send + Unpin),
         m: &Manifest,
     ) -> Result<Report, StoreError> {
-        let server = ScratchServer::start().await?;
+        // A source configured with more than 16 dbs: the scratch server needs them all.
+        let databases = m
+            .metadata
+            .get("keys_per_db")
+            .and_then(|v| v.as_object())
+            .and_then(|o| o.keys().filter_map(|db| db.parse::<u32>().ok()).max())
+            .map_or(16, |max| max.saturating_add(1));
+        let server = ScratchServer::start(databases).await?;
         let result = self.drill(&server, input, m).await;
         server.stop().await;
         Ok(result?)

@@ -18,8 +18,9 @@ pub(crate) struct ScratchServer {
 }
 
 impl ScratchServer {
-    /// Starts `redis-server` (from `PATH`) without persistence on a free port.
-    pub async fn start() -> Result<Self, RedisError> {
+    /// Starts `redis-server` (from `PATH`) without persistence on a free port, with
+    /// `databases` db indexes (at least Redis's default 16).
+    pub async fn start(databases: u32) -> Result<Self, RedisError> {
         let dir = tempfile::tempdir().map_err(|e| RedisError::Drill(format!("temp dir: {e}")))?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -28,6 +29,7 @@ impl ScratchServer {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
+            .args(["--databases", &databases.max(16).to_string()])
             .arg("--dir")
             .arg(dir.path())
             .stdin(Stdio::null())

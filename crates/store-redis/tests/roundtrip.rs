@@ -267,3 +267,23 @@ async fn a_key_written_on_the_target_during_the_restore_is_a_clear_error() {
     );
     let _ = c.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_drill_has_every_db_of_a_source_with_more_than_16() {
+    let Some(src) = TestServer::start(&["--databases", "32", "--repl-diskless-sync-delay", "0"])
+    else {
+        return;
+    };
+    let c = client(&src.url()).await;
+    cmd(&c, "SELECT", vec![20.into()]).await;
+    cmd(&c, "SET", vec![s("in-db-20"), s("v")]).await;
+    let _ = c.quit().await;
+    let (dump, meta) = backup(&src.url(), Mode::Rdb).await;
+    assert_eq!(meta["keys_per_db"]["20"], 1, "{meta}");
+    let drill = RedisDrill::new(&RedisOptions::from_url(src.url())).unwrap();
+    let report = drill
+        .check(&mut &dump[..], &manifest("rdb", meta))
+        .await
+        .unwrap();
+    assert_eq!(report.details["keys_per_db"]["20"], 1, "{}", report.summary);
+}
