@@ -74,7 +74,10 @@ impl Fixture {
 fn an_intact_backup_verifies_and_restores() {
     let f = Fixture::encrypted();
     // `list --json` carries the store's metadata: the exact row counts.
-    assert_eq!(list_json(f.path(), &[])[0]["metadata"]["tables"]["items"], 2_000);
+    assert_eq!(
+        list_json(f.path(), &[])[0]["metadata"]["tables"]["items"],
+        2_000
+    );
     lifeboat(f.path())
         .args(["verify"])
         .assert()

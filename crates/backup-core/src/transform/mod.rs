@@ -8,7 +8,9 @@ pub mod spec;
 use async_trait::async_trait;
 
 pub use age_encryption::{AgeTransform, Encryption};
-pub use compression::{Compression, GzipTransform, ZstdTransform, DEFAULT_ZSTD_WORKERS, MAX_ZSTD_WORKERS};
+pub use compression::{
+    Compression, GzipTransform, ZstdTransform, DEFAULT_ZSTD_WORKERS, MAX_ZSTD_WORKERS,
+};
 pub use keyring::{KeyError, Keyring};
 
 use crate::io::BoxWriter;
