@@ -1,6 +1,11 @@
 //! Test helpers for code built on backup-core: [`MemorySink`], a storage that keeps objects in
 //! memory, and [`BytesSource`], a source that can die midway. Both hold whole dumps in memory,
-//! so they are for tests and examples only, never for real dumps.
+//! so they are for tests and examples only, never for real dumps. [`service_unavailable`] is
+//! the skip-or-fail rule of tests that need a real server.
+
+mod services;
+
+pub use services::{service_unavailable, services_required, REQUIRE_SERVICES_VAR};
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
