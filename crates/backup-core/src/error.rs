@@ -87,6 +87,21 @@ pub enum Error {
         #[source]
         error: ManifestError,
     },
+    /// A backup's dump format is not one the target or check reads (a config whose source
+    /// kind does not match its backups). Refused before a byte is read.
+    #[error(
+        "backup {id} is a `{format}` dump, which {reader} does not read (it reads {accepted})"
+    )]
+    UnsupportedDumpFormat {
+        /// The backup id.
+        id: String,
+        /// The manifest's dump format.
+        format: String,
+        /// The target's description, or "the format check".
+        reader: String,
+        /// The formats it reads.
+        accepted: String,
+    },
     /// Every storage failed; one error per storage.
     #[error("every storage failed: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     AllStoragesFailed(Vec<Error>),
@@ -117,6 +132,7 @@ impl Error {
                 StoreErrorKind::Config => ErrorClass::Config,
                 StoreErrorKind::Failed => ErrorClass::Failure,
             },
+            Error::UnsupportedDumpFormat { .. } => ErrorClass::Config,
             Error::Manifest {
                 error: ManifestError::UnsupportedFormat(_),
                 ..

@@ -20,8 +20,8 @@
 //! # use std::sync::Arc;
 //! # use async_trait::async_trait;
 //! # use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
-//! use backup_core::{pipeline, transform, Preflight, Source, StoreError};
-//! # use backup_core::testing::MemorySink;
+//! use backup_core::{pipeline, transform, Dumped, Preflight, Source, StoreError};
+//! # use lifeboat_testing::MemorySink;
 //!
 //! struct Greeting;
 //!
@@ -34,9 +34,9 @@
 //!     async fn backup(
 //!         &self,
 //!         out: &mut (dyn AsyncWrite + Send + Unpin),
-//!     ) -> Result<serde_json::Value, StoreError> {
+//!     ) -> Result<Dumped, StoreError> {
 //!         out.write_all(b"hello, lifeboat").await.map_err(StoreError::failed)?;
-//!         Ok(serde_json::json!({ "lines": 1 }))
+//!         Dumped::new(&serde_json::json!({ "lines": 1 }))
 //!     }
 //! }
 //!
@@ -85,9 +85,9 @@ pub mod prune;
 pub mod retention;
 mod sink;
 mod source;
+pub mod store;
 mod store_error;
 mod target;
-pub mod testing;
 pub mod transform;
 pub mod verify_record;
 
@@ -98,7 +98,7 @@ pub use layout::{
 };
 pub use manifest::{Artifact, Manifest, ManifestError, SourceRef, MANIFEST_FORMAT};
 pub use sink::{BoxReader, ObjectMeta, Sink, SinkError, SinkWriter, MAX_SMALL_OBJECT};
-pub use source::{Preflight, Source};
+pub use source::{Dumped, Preflight, Source};
 pub use store_error::{StoreError, StoreErrorKind};
 pub use target::{FormatCheck, Report, RestoreOptions, Target};
 pub use transform::spec::TransformSpec;

@@ -38,7 +38,7 @@
 //! ```
 //! # use std::sync::Arc;
 //! use backup_core::lock::{self, LockOptions};
-//! # use backup_core::testing::MemorySink;
+//! # use lifeboat_testing::MemorySink;
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let storage: Arc<dyn backup_core::Sink> = Arc::new(MemorySink::new("local"));

@@ -43,9 +43,13 @@ pub struct Manifest {
     pub artifact: Artifact,
     /// The transforms applied on backup, in order (restore undoes them in reverse).
     pub transforms: Vec<TransformSpec>,
-    /// The store's own metadata (versions, sizes, counts).
+    /// The store's own metadata (versions, sizes, counts): the store's typed metadata struct,
+    /// read back with [`Manifest::metadata_as`].
     #[serde(default)]
     pub metadata: serde_json::Value,
+    /// The dump holds password hashes (a RabbitMQ export with users). Absent means false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub contains_password_hashes: bool,
 }
 
 /// The source a backup belongs to.
@@ -81,6 +85,9 @@ pub enum ManifestError {
     /// Written by an unknown (newer) format version.
     #[error("manifest format `{0}` is not supported (expected `{MANIFEST_FORMAT}`)")]
     UnsupportedFormat(String),
+    /// The store metadata is not of the shape its store writes.
+    #[error("the manifest's store metadata is not what the store writes: {0}")]
+    Metadata(#[source] serde_json::Error),
 }
 
 impl Manifest {
@@ -105,6 +112,12 @@ impl Manifest {
         } else {
             self.artifact.stored_bytes as f64 / self.artifact.raw_bytes as f64
         }
+    }
+
+    /// The store metadata as the store's typed struct `T` (missing fields take `T`'s serde
+    /// defaults, so manifests of earlier versions still read).
+    pub fn metadata_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, ManifestError> {
+        T::deserialize(&self.metadata).map_err(ManifestError::Metadata)
     }
 
     /// Whether the stored object is encrypted.

@@ -13,8 +13,9 @@ pub struct RestoreOptions {
     pub force: bool,
     /// Change nothing (`--dry-run`): [`Target::prepare`] and [`Target::restore`] only report
     /// what a restore would do (what would be created, what exists, what conflicts). Stores
-    /// whose targets cannot tell more than their format check leave this to the CLI, which
-    /// then runs the format check and `prepare`'s emptiness test instead.
+    /// whose targets cannot tell more than their format check (no
+    /// [`Capabilities::dry_run`](crate::store::Capabilities)) leave this to the operations
+    /// layer, which then runs the format check and `prepare`'s emptiness test instead.
     pub dry_run: bool,
 }
 
@@ -41,6 +42,10 @@ pub trait Target: Send + Sync {
     /// A human description of the target without secrets, e.g. a path or a redacted URL.
     fn describe(&self) -> String;
 
+    /// The dump formats it restores; the pipeline refuses any other manifest before a byte
+    /// is read, so `restore` never has to check.
+    fn formats(&self) -> &'static [&'static str];
+
     /// Checks the target before any data is read; refuses a non-empty target without `force`.
     async fn prepare(
         &self,
@@ -62,6 +67,10 @@ pub trait Target: Send + Sync {
 /// Implementations read `input` to EOF; the pipeline checks both checksums as the stream ends.
 #[async_trait]
 pub trait FormatCheck: Send + Sync {
+    /// The dump formats it checks; the pipeline refuses any other manifest before a byte is
+    /// read.
+    fn formats(&self) -> &'static [&'static str];
+
     /// Reads the whole raw dump and checks its format, returning what was found.
     async fn check(
         &self,

@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use backup_core::catalog::list_manifests;
 use backup_core::pipeline::{run_restore, RestoreRequest};
-use backup_core::testing::MemorySink;
 use backup_core::transform::{Compression, Keyring};
 use backup_core::{Error, ErrorClass, Manifest, Report, RestoreOptions, Sink, StoreError, Target};
 use common::{backup, sinks, BytesSource, Enc, Keys};
+use lifeboat_testing::MemorySink;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// A target that stages everything and commits only at EOF, like the real ones.
@@ -25,6 +25,9 @@ struct RecordingTarget {
 impl Target for RecordingTarget {
     fn describe(&self) -> String {
         "recording target".into()
+    }
+    fn formats(&self) -> &'static [&'static str] {
+        &["raw"]
     }
     async fn prepare(&self, _: &Manifest, _: &RestoreOptions) -> Result<(), StoreError> {
         Ok(())
@@ -103,6 +106,29 @@ async fn intact_backups_restore_and_commit() {
         result.unwrap();
         assert_eq!(committed.unwrap(), data());
     }
+}
+
+#[tokio::test]
+async fn a_format_the_target_does_not_read_is_refused_before_a_byte_is_read() {
+    let keys = Keys::new();
+    let sink = MemorySink::new("mem");
+    let outcome = backup(
+        &BytesSource::new(data()),
+        &keys.transforms(Compression::None, Enc::None),
+        &sinks(&sink),
+    )
+    .await
+    .unwrap();
+    // The data object is gone: a refusal that read it would report an integrity failure.
+    sink.remove_object(&outcome.manifest.artifact.key);
+    let mut manifest = outcome.manifest.clone();
+    manifest.dump_format = "rdb".into();
+    let (result, committed) = restore_with(&sink, &manifest, &keys.keyring()).await;
+    let err = result.unwrap_err();
+    assert!(matches!(err, Error::UnsupportedDumpFormat { .. }), "{err}");
+    assert_eq!(err.class(), backup_core::ErrorClass::Config);
+    assert!(err.to_string().contains("`rdb`"), "{err}");
+    assert!(committed.is_none());
 }
 
 #[tokio::test]
@@ -356,11 +382,11 @@ impl backup_core::Source for ShuttingSource {
     async fn backup(
         &self,
         out: &mut (dyn tokio::io::AsyncWrite + Send + Unpin),
-    ) -> Result<serde_json::Value, StoreError> {
+    ) -> Result<backup_core::Dumped, StoreError> {
         use tokio::io::AsyncWriteExt;
         out.write_all(&self.0).await.map_err(StoreError::failed)?;
         out.shutdown().await.map_err(StoreError::failed)?;
-        Ok(serde_json::Value::Null)
+        Ok(backup_core::Dumped::default())
     }
 }
 

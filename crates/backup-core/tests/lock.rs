@@ -11,10 +11,10 @@ use backup_core::catalog::list_manifests;
 use backup_core::lock::{self, lock_key, LockError, LockOptions};
 use backup_core::prune::plan_prune;
 use backup_core::retention::KeepOptions;
-use backup_core::testing::MemorySink;
 use backup_core::{BoxReader, ObjectMeta, Sink, SinkError, SinkWriter};
 use bytes::Bytes;
 use common::{backup, BytesSource};
+use lifeboat_testing::MemorySink;
 use time::{Duration, OffsetDateTime};
 
 const KEY: &str = "orders/lock.json";

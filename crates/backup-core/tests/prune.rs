@@ -9,9 +9,9 @@ use std::sync::Arc;
 use backup_core::catalog::list_manifests;
 use backup_core::prune::{execute_prune, plan_prune, DEFAULT_LEFTOVER_GRACE};
 use backup_core::retention::KeepOptions;
-use backup_core::testing::MemorySink;
 use backup_core::Sink;
 use common::{backup, BytesSource};
+use lifeboat_testing::MemorySink;
 use time::{Duration, OffsetDateTime};
 
 async fn backups(sink: &MemorySink, n: usize) -> Vec<backup_core::pipeline::BackupOutcome> {

@@ -4,9 +4,9 @@
 
 mod common;
 
-use backup_core::testing::MemorySink;
 use backup_core::transform::Compression;
 use common::{backup, read_back, sinks, BytesSource, Enc, Keys};
+use lifeboat_testing::MemorySink;
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 

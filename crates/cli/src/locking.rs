@@ -31,7 +31,7 @@ pub async fn lock(
 ) -> Result<LockGuard, CliError> {
     let mut options = LockOptions::default();
     if let Some(stale_after) = &config.locks.stale_after {
-        options.stale_after = stale_after.duration();
+        options.stale_after = stale_after.as_time();
     }
     Ok(acquire(sinks, source, operation, &options).await?)
 }

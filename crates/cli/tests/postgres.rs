@@ -57,7 +57,7 @@ fn server_up() -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !ok {
-        backup_core::testing::service_unavailable(format_args!(
+        lifeboat_testing::service_unavailable(format_args!(
             "PostgreSQL at {HOST}:5432 unreachable"
         ));
     }
@@ -423,7 +423,7 @@ fn password_rule_present() -> bool {
     if rules != "0" {
         return true;
     }
-    backup_core::testing::service_unavailable(format_args!(
+    lifeboat_testing::service_unavailable(format_args!(
         "no scram rule for {PW_ROLE} in pg_hba.conf (run .ci/postgres-auth.sh)"
     ));
     false

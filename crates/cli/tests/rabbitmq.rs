@@ -44,7 +44,7 @@ async fn vhost(test: &str) -> Option<Vhost> {
         .map(|r| r.status().is_success())
         .unwrap_or(false);
     if !up {
-        backup_core::testing::service_unavailable(format_args!(
+        lifeboat_testing::service_unavailable(format_args!(
             "{test}: RabbitMQ management API at {API} unreachable"
         ));
         return None;
@@ -464,7 +464,7 @@ fn failures_are_clear_and_leave_no_manifest() {
     // These need no vhost of their own: they never get past the login or the connection.
     let up = std::net::TcpStream::connect("127.0.0.1:15672").is_ok();
     if !up {
-        backup_core::testing::service_unavailable(
+        lifeboat_testing::service_unavailable(
             "failures_are_clear_and_leave_no_manifest: RabbitMQ unreachable",
         );
         return;

@@ -40,7 +40,7 @@ impl Server {
         let child = match child {
             Ok(c) => c,
             Err(e) => {
-                backup_core::testing::service_unavailable(format_args!(
+                lifeboat_testing::service_unavailable(format_args!(
                     "redis-server cannot be started ({e})"
                 ));
                 return None;

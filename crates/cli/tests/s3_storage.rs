@@ -24,7 +24,7 @@ async fn fresh_bucket(name: &str) -> Option<String> {
         Ok(response) if response.status().is_success() => Some(bucket),
         Ok(response) => panic!("creating bucket {bucket} failed: {}", response.status()),
         Err(err) => {
-            backup_core::testing::service_unavailable(format_args!(
+            lifeboat_testing::service_unavailable(format_args!(
                 "S3 server at {} unreachable ({err})",
                 endpoint()
             ));

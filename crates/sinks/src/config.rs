@@ -19,9 +19,9 @@
 //!
 //! Secrets ([`Secret`]) never show in `Debug` output, logs or errors: they print as `"***"`.
 
-use std::fmt;
 use std::path::PathBuf;
 
+pub use lifeboat_edge::Secret;
 use serde::Deserialize;
 
 /// Where backups are stored. The `kind` key picks the backend: `fs`, `s3`, `gcs` or `azblob`.
@@ -152,42 +152,6 @@ pub struct AzblobStorage {
     /// `account_name`.
     #[serde(default)]
     pub endpoint: Option<String>,
-}
-
-/// A secret config value (a key, a token). Its `Debug` output is `"***"`, and it has no
-/// `Display`: reading it takes an explicit [`Secret::expose`].
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret value, to hand to a backend. Never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"***\"")
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Self(value)
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Self(value.to_owned())
-    }
 }
 
 #[cfg(test)]

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use backup_core::catalog::list_manifests;
 use backup_core::pipeline::{run_backup, BackupRequest};
-use backup_core::testing::BytesSource;
 use backup_core::transform::{Compression, Transform};
 use backup_core::Sink;
 use lifeboat_sinks::{FsStorage, OpendalSink, StorageConfig};
+use lifeboat_testing::BytesSource;
 
 /// `len` bytes of a fixed, poorly compressible pattern.
 fn pattern(len: usize) -> Vec<u8> {

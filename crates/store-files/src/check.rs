@@ -28,6 +28,10 @@ impl FilesCheck {
 
 #[async_trait]
 impl FormatCheck for FilesCheck {
+    fn formats(&self) -> &'static [&'static str] {
+        crate::FORMATS
+    }
+
     async fn check(
         &self,
         input: &mut (dyn AsyncRead + Send + Unpin),

@@ -16,6 +16,10 @@ pub enum FilesError {
     #[error("files source has no paths: set `paths = [\"./config\", ...]`")]
     NoPaths,
 
+    /// A restore of a files backup names no directory: it has no place of its own.
+    #[error("a files backup has no place of its own to restore to: say where to unpack it with --to DIR")]
+    NoTargetDir,
+
     /// An `exclude` pattern is not a valid glob.
     #[error("invalid exclude glob `{glob}`: {source}")]
     BadGlob {
@@ -261,6 +265,7 @@ impl FilesError {
     pub fn kind(&self) -> StoreErrorKind {
         match self {
             FilesError::NoPaths
+            | FilesError::NoTargetDir
             | FilesError::BadGlob { .. }
             | FilesError::NoFileName { .. }
             | FilesError::DuplicateName { .. }

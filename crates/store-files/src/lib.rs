@@ -46,6 +46,7 @@
 //! #         },
 //! #         transforms: vec![],
 //! #         metadata,
+//! #         contains_password_hashes: false,
 //! #     }
 //! # }
 //!
@@ -58,7 +59,7 @@
 //!
 //! let source = FilesSource::new(vec![dir.path().join("config")], vec!["*.tmp".into()])?;
 //! let mut tar = Vec::new();
-//! let metadata = source.backup(&mut tar).await?;
+//! let metadata = source.backup(&mut tar).await?.metadata;
 //! assert_eq!(metadata["files"], 1);
 //!
 //! // The pipeline normally hands restore the manifest written at backup time.
@@ -79,12 +80,16 @@ mod check;
 mod counts;
 mod entry_path;
 mod error;
+mod options;
 mod source;
+mod store;
 mod stream;
 mod target;
 mod walk;
 
 pub use check::FilesCheck;
 pub use error::FilesError;
+pub use options::FilesOptions;
 pub use source::FilesSource;
+pub use store::{Files, DESCRIPTOR, FORMAT, FORMATS, KIND};
 pub use target::FilesTarget;

@@ -98,11 +98,11 @@ impl FilesSource {
 #[async_trait]
 impl Source for FilesSource {
     fn kind(&self) -> &'static str {
-        "files"
+        crate::KIND
     }
 
     fn dump_format(&self) -> &'static str {
-        "tar"
+        crate::FORMAT
     }
 
     fn extension(&self) -> &'static str {
@@ -128,7 +128,10 @@ impl Source for FilesSource {
 
     /// Streams the tar archive into `out` (never shut down) and returns the metadata:
     /// `{"files", "dirs", "symlinks", "bytes", "paths", "exclude"}`.
-    async fn backup(&self, out: &mut (dyn AsyncWrite + Send + Unpin)) -> Result<Value, StoreError> {
+    async fn backup(
+        &self,
+        out: &mut (dyn AsyncWrite + Send + Unpin),
+    ) -> Result<backup_core::Dumped, StoreError> {
         let (writer, reader) = tokio::io::duplex(CHUNK);
         let bridge = SyncIoBridge::new(writer);
         let config = Arc::clone(&self.inner);
@@ -142,7 +145,10 @@ impl Source for FilesSource {
             bytes = counts.bytes,
             "files backup streamed"
         );
-        Ok(self.metadata(counts))
+        Ok(backup_core::Dumped {
+            metadata: self.metadata(counts),
+            contains_password_hashes: false,
+        })
     }
 }
 

@@ -50,6 +50,10 @@ impl FilesTarget {
 
 #[async_trait]
 impl Target for FilesTarget {
+    fn formats(&self) -> &'static [&'static str] {
+        crate::FORMATS
+    }
+
     fn describe(&self) -> String {
         self.dir.display().to_string()
     }

@@ -56,7 +56,11 @@ async fn a_missing_path_is_named_by_preflight_and_backup() {
     assert_eq!(err.to_string(), expected);
 
     let mut out = Vec::new();
-    let err = source.backup(&mut out).await.unwrap_err();
+    let err = source
+        .backup(&mut out)
+        .await
+        .map(|d| d.metadata)
+        .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Config);
     assert_eq!(err.to_string(), expected);
     assert!(out.is_empty(), "nothing is streamed before the check");
@@ -71,7 +75,11 @@ async fn special_files_fail_the_backup_unless_excluded() {
     let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
 
     let source = FilesSource::new(vec![root.clone()], vec![]).unwrap();
-    let err = source.backup(&mut Vec::new()).await.unwrap_err();
+    let err = source
+        .backup(&mut Vec::new())
+        .await
+        .map(|d| d.metadata)
+        .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Failed);
     assert!(
         err.to_string()
@@ -95,7 +103,11 @@ async fn an_unreadable_file_fails_the_backup() {
         return;
     }
     let source = FilesSource::new(vec![root], vec![]).unwrap();
-    let err = source.backup(&mut Vec::new()).await.unwrap_err();
+    let err = source
+        .backup(&mut Vec::new())
+        .await
+        .map(|d| d.metadata)
+        .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Failed);
     assert!(
         err.to_string().contains(&locked.display().to_string()),
@@ -116,7 +128,11 @@ async fn an_unreadable_directory_fails_the_backup() {
         return;
     }
     let source = FilesSource::new(vec![root], vec![]).unwrap();
-    let err = source.backup(&mut Vec::new()).await.unwrap_err();
+    let err = source
+        .backup(&mut Vec::new())
+        .await
+        .map(|d| d.metadata)
+        .unwrap_err();
     fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).unwrap();
     assert_eq!(err.kind(), StoreErrorKind::Failed);
     assert!(
@@ -135,7 +151,11 @@ async fn a_failing_output_fails_the_backup() {
         written: 0,
         limit: 100_000,
     };
-    let err = source.backup(&mut out).await.unwrap_err();
+    let err = source
+        .backup(&mut out)
+        .await
+        .map(|d| d.metadata)
+        .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Failed);
     assert_eq!(
         err.to_string(),

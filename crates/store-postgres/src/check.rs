@@ -443,6 +443,10 @@ pub(crate) async fn check_artifact(
 
 #[async_trait]
 impl FormatCheck for PostgresCheck {
+    fn formats(&self) -> &'static [&'static str] {
+        crate::FORMATS
+    }
+
     async fn check(
         &self,
         input: &mut (dyn AsyncRead + Send + Unpin),

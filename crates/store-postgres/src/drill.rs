@@ -96,7 +96,7 @@ impl PostgresDrill {
         input: &mut (dyn AsyncRead + Send + Unpin),
         manifest: &Manifest,
     ) -> Result<Report, PostgresError> {
-        if !crate::DUMP_FORMATS.contains(&manifest.dump_format.as_str()) {
+        if !crate::FORMATS.contains(&manifest.dump_format.as_str()) {
             return Err(PostgresError::WrongDumpFormat {
                 found: manifest.dump_format.clone(),
             });
@@ -221,6 +221,10 @@ pub(crate) fn scratch_name(id: &str, suffix: &str) -> String {
 
 #[async_trait]
 impl FormatCheck for PostgresDrill {
+    fn formats(&self) -> &'static [&'static str] {
+        crate::FORMATS
+    }
+
     async fn check(
         &self,
         input: &mut (dyn AsyncRead + Send + Unpin),

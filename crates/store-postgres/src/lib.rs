@@ -55,7 +55,7 @@
 //!
 //! // Any tokio AsyncWrite will do; the backup pipeline passes its compressor here.
 //! let mut dump = Vec::new();
-//! let metadata = source.backup(&mut dump).await?;
+//! let metadata = source.backup(&mut dump).await?.metadata;
 //! assert!(dump.starts_with(b"PGDMP"));
 //! println!("row counts: {}", metadata["databases"][0]["tables"]);
 //! # Ok(())
@@ -72,6 +72,7 @@ mod metadata;
 mod options;
 mod restore;
 mod source;
+mod store;
 mod target;
 mod tls;
 mod tools;
@@ -83,6 +84,7 @@ pub use error::{PostgresError, Step};
 pub use metadata::{DatabaseMetadata, PostgresMetadata};
 pub use options::{DumpFormat, PostgresOptions};
 pub use source::PostgresSource;
+pub use store::{Postgres, DESCRIPTOR};
 pub use target::PostgresTarget;
 
 /// The `kind` this store answers to in `lifeboat.toml`.
@@ -96,4 +98,4 @@ pub const FORMAT_PLAIN: &str = "pg_dump-plain";
 pub const FORMAT_BUNDLE: &str = "pg_dump-bundle";
 
 /// The dump formats this store writes (the manifest's `dump_format`).
-pub const DUMP_FORMATS: &[&str] = &[FORMAT_CUSTOM, FORMAT_PLAIN, FORMAT_BUNDLE];
+pub const FORMATS: &[&str] = &[FORMAT_CUSTOM, FORMAT_PLAIN, FORMAT_BUNDLE];

@@ -385,8 +385,8 @@ impl Source for PostgresSource {
     async fn backup(
         &self,
         out: &mut (dyn AsyncWrite + Send + Unpin),
-    ) -> Result<serde_json::Value, StoreError> {
+    ) -> Result<backup_core::Dumped, StoreError> {
         let metadata = self.backup_inner(out).await?;
-        serde_json::to_value(&metadata).map_err(StoreError::failed)
+        backup_core::Dumped::new(&metadata)
     }
 }

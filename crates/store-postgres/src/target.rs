@@ -74,7 +74,7 @@ impl PostgresTarget {
         &self,
         manifest: &Manifest,
     ) -> Result<Vec<(DatabaseMetadata, ConnInfo)>, PostgresError> {
-        if !crate::DUMP_FORMATS.contains(&manifest.dump_format.as_str()) {
+        if !crate::FORMATS.contains(&manifest.dump_format.as_str()) {
             return Err(PostgresError::WrongDumpFormat {
                 found: manifest.dump_format.clone(),
             });
@@ -174,6 +174,10 @@ fn restored_json(database: &str, conn: &ConnInfo, restored: &Restored) -> serde_
 
 #[async_trait]
 impl Target for PostgresTarget {
+    fn formats(&self) -> &'static [&'static str] {
+        crate::FORMATS
+    }
+
     fn describe(&self) -> String {
         self.to.as_ref().unwrap_or(&self.conn).describe()
     }

@@ -66,7 +66,7 @@ async fn an_empty_dump_and_a_failing_pg_dump_fail_the_backup_without_a_manifest(
         bin.path(),
         "$REAL \"$@\" | head -c 50000\necho 'pg_dump: error: simulated disk trouble' >&2\nexit 1",
     );
-    let sink = backup_core::testing::MemorySink::new("memory");
+    let sink = lifeboat_testing::MemorySink::new("memory");
     let transforms: Vec<Box<dyn backup_core::transform::Transform>> = Vec::new();
     let sinks: Vec<std::sync::Arc<dyn backup_core::Sink>> = vec![std::sync::Arc::new(sink.clone())];
     let source = PostgresSource::new(options.clone()).unwrap();

@@ -136,6 +136,10 @@ pub(crate) fn describe_counts(found: &DumpCounts) -> String {
 
 #[async_trait]
 impl FormatCheck for RabbitmqCheck {
+    fn formats(&self) -> &'static [&'static str] {
+        crate::FORMATS
+    }
+
     async fn check(
         &self,
         input: &mut (dyn AsyncRead + Send + Unpin),

@@ -217,6 +217,10 @@ fn renamed(backup: &Definitions, source: &str, target: &str) -> (Value, Vec<Stri
 
 #[async_trait]
 impl FormatCheck for RabbitmqDrill {
+    fn formats(&self) -> &'static [&'static str] {
+        crate::FORMATS
+    }
+
     async fn check(
         &self,
         input: &mut (dyn AsyncRead + Send + Unpin),

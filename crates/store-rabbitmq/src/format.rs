@@ -134,7 +134,7 @@ pub(crate) struct DumpReader<'a> {
 }
 
 impl<'a> DumpReader<'a> {
-    /// A reader for `dump_format` (one of [`crate::DUMP_FORMATS`]).
+    /// A reader for `dump_format` (one of [`crate::FORMATS`]).
     pub fn new(
         input: &'a mut (dyn AsyncRead + Send + Unpin),
         dump_format: &str,

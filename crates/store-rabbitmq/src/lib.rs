@@ -79,7 +79,7 @@
 //!
 //! // Any tokio AsyncWrite will do; the backup pipeline passes its compressor here.
 //! let mut dump = Vec::new();
-//! let metadata = source.backup(&mut dump).await?;
+//! let metadata = source.backup(&mut dump).await?.metadata;
 //! println!("{} queues", metadata["counts"]["queues"]);
 //! # Ok(())
 //! # }
@@ -100,6 +100,7 @@ mod options;
 mod publish;
 mod scan;
 mod source;
+mod store;
 mod target;
 
 pub use check::RabbitmqCheck;
@@ -115,10 +116,11 @@ pub use options::{
     MAX_MESSAGES_PER_QUEUE,
 };
 pub use source::RabbitmqSource;
+pub use store::{Rabbitmq, DESCRIPTOR};
 pub use target::RabbitmqTarget;
 
 /// The `kind` this store answers to in `lifeboat.toml`.
 pub const KIND: &str = "rabbitmq";
 
 /// The dump formats this store writes (the manifest's `dump_format`).
-pub const DUMP_FORMATS: &[&str] = &[DEFINITIONS_FORMAT, MESSAGES_FORMAT];
+pub const FORMATS: &[&str] = &[DEFINITIONS_FORMAT, MESSAGES_FORMAT];

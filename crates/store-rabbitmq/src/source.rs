@@ -589,8 +589,18 @@ impl Source for RabbitmqSource {
         })
     }
 
-    async fn backup(&self, out: &mut (dyn AsyncWrite + Send + Unpin)) -> Result<Value, StoreError> {
-        Ok(self.backup_inner(out).await?)
+    async fn backup(
+        &self,
+        out: &mut (dyn AsyncWrite + Send + Unpin),
+    ) -> Result<backup_core::Dumped, StoreError> {
+        let metadata = self.backup_inner(out).await?;
+        // Every export holds the users' password hashes (see the crate docs).
+        let contains_password_hashes =
+            metadata.get("contains_password_hashes") == Some(&Value::Bool(true));
+        Ok(backup_core::Dumped {
+            metadata,
+            contains_password_hashes,
+        })
     }
 }
 

@@ -429,6 +429,10 @@ pub(crate) async fn fetch_definitions(
 
 #[async_trait]
 impl Target for RabbitmqTarget {
+    fn formats(&self) -> &'static [&'static str] {
+        crate::FORMATS
+    }
+
     fn describe(&self) -> String {
         format!("RabbitMQ at {}", self.api.display())
     }
@@ -438,7 +442,7 @@ impl Target for RabbitmqTarget {
         manifest: &Manifest,
         _options: &RestoreOptions,
     ) -> Result<(), StoreError> {
-        if !crate::DUMP_FORMATS.contains(&manifest.dump_format.as_str()) {
+        if !crate::FORMATS.contains(&manifest.dump_format.as_str()) {
             return Err(RabbitmqError::WrongDumpFormat {
                 found: manifest.dump_format.clone(),
             }

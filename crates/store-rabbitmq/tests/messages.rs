@@ -113,7 +113,7 @@ async fn ten_thousand_messages_round_trip_in_order() {
     assert_eq!(source.extension(), "jsonl");
     let mut dump = Vec::new();
     let started = std::time::Instant::now();
-    let metadata = source.backup(&mut dump).await.unwrap();
+    let metadata = source.backup(&mut dump).await.map(|d| d.metadata).unwrap();
     eprintln!("backup of 10000 messages took {:?}", started.elapsed());
     busy_conn.close(200, "ok").await.unwrap();
     assert_eq!(metadata["messages"]["total"], 10_000);
@@ -237,6 +237,7 @@ async fn a_damaged_stream_publishes_nothing() {
         .unwrap()
         .backup(&mut dump)
         .await
+        .map(|d| d.metadata)
         .unwrap();
     let m = manifest("rabbitmq-definitions+messages", metadata);
     drain(&v, "q", 50).await;
@@ -263,7 +264,7 @@ async fn a_damaged_stream_publishes_nothing() {
     assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");
 
     // A stream error midway (what the pipeline reports on a checksum mismatch).
-    let mut failing = backup_core::testing::FailingReader::new(
+    let mut failing = lifeboat_testing::FailingReader::new(
         dump.clone(),
         cut - 10,
         std::io::ErrorKind::InvalidData,
@@ -304,6 +305,7 @@ async fn a_message_for_a_queue_missing_on_the_target_is_an_error_and_nothing_is_
         .unwrap()
         .backup(&mut dump)
         .await
+        .map(|d| d.metadata)
         .unwrap();
     let m = manifest("rabbitmq-definitions+messages", metadata);
     assert_eq!(m.metadata["messages"]["total"], 10);
@@ -373,6 +375,7 @@ async fn the_per_queue_limit_takes_the_oldest_and_never_reorders_a_queue() {
         .unwrap()
         .backup(&mut dump)
         .await
+        .map(|d| d.metadata)
         .unwrap();
     // The classic queue gives its 10 oldest; the quorum queue would put them at its back
     // (it requeues there), so it is skipped and reported instead of reordered.
@@ -440,6 +443,7 @@ async fn a_queue_deleted_before_the_commit_is_reported_not_routed() {
         .unwrap()
         .backup(&mut dump)
         .await
+        .map(|d| d.metadata)
         .unwrap();
     let m = manifest("rabbitmq-definitions+messages", metadata);
     drain(&v, "q", 5).await;

@@ -40,6 +40,7 @@ async fn backed_up(s: &mut Scope) -> (String, RabbitmqOptions, Vec<u8>, Manifest
         .unwrap()
         .backup(&mut dump)
         .await
+        .map(|d| d.metadata)
         .unwrap();
     let m = manifest("rabbitmq-definitions+messages", metadata);
     assert_eq!(m.metadata["messages"]["total"], 3);

@@ -111,7 +111,7 @@ async fn topology_round_trips_through_backup_delete_restore() {
     let preflight = source.preflight().await.unwrap();
     assert!(preflight.version.unwrap().starts_with("RabbitMQ "));
     let mut dump = Vec::new();
-    let metadata = source.backup(&mut dump).await.unwrap();
+    let metadata = source.backup(&mut dump).await.map(|d| d.metadata).unwrap();
     assert_eq!(source.dump_format(), "rabbitmq-definitions");
     assert_eq!(metadata["counts"]["queues"], 5);
     assert_eq!(metadata["counts"]["exchanges"], 5);
@@ -204,7 +204,7 @@ async fn conflicts_are_refused_without_force_and_dry_run_changes_nothing() {
     .await;
     let source = RabbitmqSource::new(options(std::slice::from_ref(&v))).unwrap();
     let mut dump = Vec::new();
-    let metadata = source.backup(&mut dump).await.unwrap();
+    let metadata = source.backup(&mut dump).await.map(|d| d.metadata).unwrap();
     let m = manifest("rabbitmq-definitions", metadata);
 
     // The queue comes back with other arguments; the exchange is gone.
@@ -283,7 +283,7 @@ async fn whole_broker_backup_is_the_exact_export_and_checks_catch_damage() {
     };
     let source = RabbitmqSource::new(RabbitmqOptions::new(URL)).unwrap();
     let mut dump = Vec::new();
-    let metadata = source.backup(&mut dump).await.unwrap();
+    let metadata = source.backup(&mut dump).await.map(|d| d.metadata).unwrap();
     let doc: Value = serde_json::from_slice(&dump).unwrap();
     assert!(doc["users"]
         .as_array()
@@ -329,7 +329,11 @@ async fn unknown_vhosts_and_bad_credentials_are_clear() {
     let source = RabbitmqSource::new(options(std::slice::from_ref(&missing))).unwrap();
     let err = source.preflight().await.unwrap_err();
     assert!(err.to_string().contains(&missing), "{err}");
-    let err = source.backup(&mut Vec::new()).await.unwrap_err();
+    let err = source
+        .backup(&mut Vec::new())
+        .await
+        .map(|d| d.metadata)
+        .unwrap_err();
     assert!(err.to_string().contains(&missing), "{err}");
 
     let source = RabbitmqSource::new(RabbitmqOptions::new(

@@ -82,6 +82,10 @@ impl RedisCheck {
 
 #[async_trait]
 impl FormatCheck for RedisCheck {
+    fn formats(&self) -> &'static [&'static str] {
+        crate::FORMATS
+    }
+
     async fn check(
         &self,
         input: &mut (dyn AsyncRead + Send + Unpin),

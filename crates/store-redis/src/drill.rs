@@ -42,6 +42,10 @@ impl RedisDrill {
 
 #[async_trait]
 impl FormatCheck for RedisDrill {
+    fn formats(&self) -> &'static [&'static str] {
+        crate::FORMATS
+    }
+
     async fn check(
         &self,
         input: &mut (dyn AsyncRead + Send + Unpin),

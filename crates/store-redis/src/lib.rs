@@ -65,7 +65,7 @@
 //!
 //! // Any tokio AsyncWrite will do; the backup pipeline passes its compressor here.
 //! let mut dump = Vec::new();
-//! let metadata = source.backup(&mut dump).await?;
+//! let metadata = source.backup(&mut dump).await?.metadata;
 //! assert!(dump.starts_with(b"REDIS"));
 //! println!("{} keys, digest {}", metadata["keys"], metadata["digest"]);
 //! # Ok(())
@@ -88,6 +88,7 @@ mod repl;
 mod resp;
 mod scratch;
 mod source;
+mod store;
 mod target;
 mod tls;
 
@@ -96,6 +97,7 @@ pub use drill::RedisDrill;
 pub use error::RedisError;
 pub use options::{Mode, RedisOptions};
 pub use source::RedisSource;
+pub use store::{Redis, DESCRIPTOR};
 pub use target::RedisTarget;
 
 /// The `kind` this store answers to in `lifeboat.toml`.
@@ -108,4 +110,4 @@ pub const FORMAT_RDB: &str = "rdb";
 pub const FORMAT_LOGICAL: &str = "redis-logical";
 
 /// The dump formats this store writes (the manifest's `dump_format`).
-pub const DUMP_FORMATS: &[&str] = &[FORMAT_RDB, FORMAT_LOGICAL];
+pub const FORMATS: &[&str] = &[FORMAT_RDB, FORMAT_LOGICAL];

@@ -86,7 +86,7 @@ impl Source for RedisSource {
     async fn backup(
         &self,
         out: &mut (dyn AsyncWrite + Send + Unpin),
-    ) -> Result<serde_json::Value, StoreError> {
+    ) -> Result<backup_core::Dumped, StoreError> {
         let conn = Conn::connect(&self.endpoint).await?;
         let info = match conn.info().await {
             Ok(i) => i,
@@ -117,7 +117,10 @@ impl Source for RedisSource {
             },
         };
         conn.close().await;
-        Ok(result?)
+        Ok(backup_core::Dumped {
+            metadata: result?,
+            contains_password_hashes: false,
+        })
     }
 }
 

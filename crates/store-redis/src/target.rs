@@ -98,6 +98,10 @@ fn manifest_dbs(m: &Manifest) -> Option<Vec<u32>> {
 
 #[async_trait]
 impl Target for RedisTarget {
+    fn formats(&self) -> &'static [&'static str] {
+        crate::FORMATS
+    }
+
     fn describe(&self) -> String {
         match &self.dest {
             Dest::Server(ep) => ep.redacted(),

@@ -19,7 +19,7 @@ async fn backup(url: &str, mode: Mode) -> (Vec<u8>, serde_json::Value) {
         .unwrap()
         .starts_with(|c: char| c.is_ascii_digit()));
     let mut dump = Vec::new();
-    let meta = source.backup(&mut dump).await.unwrap();
+    let meta = source.backup(&mut dump).await.map(|d| d.metadata).unwrap();
     (dump, meta)
 }
 

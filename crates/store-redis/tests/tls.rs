@@ -110,7 +110,7 @@ impl TlsServer {
         let mut child = match child {
             Ok(c) => c,
             Err(e) => {
-                backup_core::testing::service_unavailable(format_args!(
+                lifeboat_testing::service_unavailable(format_args!(
                     "redis-server cannot be started ({e})"
                 ));
                 return Started::Missing;
@@ -205,7 +205,7 @@ async fn round_trip(mode: Mode, format: &str) {
         .unwrap()
         .starts_with("rediss://"));
     let mut dump = Vec::new();
-    let meta = source.backup(&mut dump).await.unwrap();
+    let meta = source.backup(&mut dump).await.map(|d| d.metadata).unwrap();
     assert_eq!(meta["keys"], keys, "{meta}");
     if mode == Mode::Rdb {
         assert_eq!(meta["checksum_verified"], true, "{meta}");
@@ -250,7 +250,7 @@ async fn unknown_ca_is_refused_and_tls_insecure_accepts_it() {
             "{err}"
         );
         let mut dump = Vec::new();
-        assert!(source.backup(&mut dump).await.is_err());
+        assert!(source.backup(&mut dump).await.map(|d| d.metadata).is_err());
         assert!(dump.is_empty());
     }
     // A CA file that is not PEM: a clear configuration error.
@@ -270,7 +270,7 @@ async fn unknown_ca_is_refused_and_tls_insecure_accepts_it() {
         let source = RedisSource::new(o).unwrap();
         source.preflight().await.unwrap();
         let mut dump = Vec::new();
-        let meta = source.backup(&mut dump).await.unwrap();
+        let meta = source.backup(&mut dump).await.map(|d| d.metadata).unwrap();
         assert_eq!(meta["keys"], 1, "{meta}");
     }
 }

@@ -90,6 +90,10 @@ impl SqliteCheck {
 
 #[async_trait]
 impl FormatCheck for SqliteCheck {
+    fn formats(&self) -> &'static [&'static str] {
+        crate::FORMATS
+    }
+
     async fn check(
         &self,
         input: &mut (dyn AsyncRead + Send + Unpin),

@@ -33,8 +33,8 @@
 //!
 //! // Any tokio AsyncWrite will do; the backup pipeline passes its compressor here.
 //! let mut dump = Vec::new();
-//! let metadata = source.backup(&mut dump).await?;
-//! assert_eq!(metadata["tables"]["items"], 1);
+//! let dumped = source.backup(&mut dump).await?;
+//! assert_eq!(dumped.metadata["tables"]["items"], 1);
 //! assert!(dump.starts_with(b"SQLite format 3\0"));
 //! # Ok(())
 //! # }
@@ -44,12 +44,16 @@ mod check;
 mod error;
 mod files;
 mod metadata;
+mod options;
 mod source;
+mod store;
 mod target;
 mod verify;
 
 pub use check::SqliteCheck;
 pub use error::{SqliteError, Step};
 pub use metadata::SqliteMetadata;
+pub use options::SqliteOptions;
 pub use source::SqliteSource;
+pub use store::{Sqlite, DESCRIPTOR, FORMAT, FORMATS, KIND};
 pub use target::SqliteTarget;

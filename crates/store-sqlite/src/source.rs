@@ -59,11 +59,11 @@ impl SqliteSource {
 #[async_trait]
 impl Source for SqliteSource {
     fn kind(&self) -> &'static str {
-        "sqlite"
+        crate::KIND
     }
 
     fn dump_format(&self) -> &'static str {
-        "sqlite-db"
+        crate::FORMAT
     }
 
     fn extension(&self) -> &'static str {
@@ -84,7 +84,7 @@ impl Source for SqliteSource {
     async fn backup(
         &self,
         out: &mut (dyn AsyncWrite + Send + Unpin),
-    ) -> Result<serde_json::Value, StoreError> {
+    ) -> Result<backup_core::Dumped, StoreError> {
         // The online backup API writes into a destination *database*, so this is the one place
         // lifeboat needs a temporary file: a full copy in a private (0700) directory, removed
         // when `temp_dir` drops, on every path including errors, panics and cancellation.
@@ -114,7 +114,7 @@ impl Source for SqliteSource {
             tables = metadata.tables.len(),
             "sqlite backup streamed"
         );
-        Ok(metadata.to_json())
+        backup_core::Dumped::new(&metadata)
     }
 }
 

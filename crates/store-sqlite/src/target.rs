@@ -166,6 +166,10 @@ impl SqliteTarget {
 
 #[async_trait]
 impl Target for SqliteTarget {
+    fn formats(&self) -> &'static [&'static str] {
+        crate::FORMATS
+    }
+
     fn describe(&self) -> String {
         self.path.display().to_string()
     }

@@ -145,12 +145,16 @@ async fn the_snapshot_temp_dir_is_removed() {
     let source = SqliteSource::new(&db).with_temp_dir(scratch.path());
 
     let mut dump = Vec::new();
-    source.backup(&mut dump).await.unwrap();
+    source.backup(&mut dump).await.map(|d| d.metadata).unwrap();
     assert!(common::entries(scratch.path()).is_empty());
 
     // Also when the backup fails: an output that refuses writes.
     let mut broken = FailingWriter;
-    let err = source.backup(&mut broken).await.unwrap_err();
+    let err = source
+        .backup(&mut broken)
+        .await
+        .map(|d| d.metadata)
+        .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Failed);
     assert!(common::entries(scratch.path()).is_empty());
 }
@@ -167,7 +171,11 @@ async fn missing_source_is_a_config_error_and_is_not_created() {
     assert!(err.to_string().contains("does not exist"), "{err}");
 
     let mut dump = Vec::new();
-    let err = source.backup(&mut dump).await.unwrap_err();
+    let err = source
+        .backup(&mut dump)
+        .await
+        .map(|d| d.metadata)
+        .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Config);
     assert!(err.to_string().contains(&db.display().to_string()), "{err}");
     assert!(dump.is_empty());
@@ -188,7 +196,11 @@ async fn a_file_that_is_not_a_database_is_a_config_error() {
     assert!(err.to_string().contains("not a SQLite database"), "{err}");
 
     let mut dump = Vec::new();
-    let err = source.backup(&mut dump).await.unwrap_err();
+    let err = source
+        .backup(&mut dump)
+        .await
+        .map(|d| d.metadata)
+        .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Config);
     assert!(dump.is_empty());
 }

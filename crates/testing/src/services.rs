@@ -20,7 +20,7 @@ pub fn services_required() -> bool {
 /// ```
 /// # fn connect() -> Result<(), std::io::Error> { Ok(()) }
 /// if let Err(err) = connect() {
-///     backup_core::testing::service_unavailable(format_args!("Redis at 127.0.0.1:6379 unreachable ({err})"));
+///     lifeboat_testing::service_unavailable(format_args!("Redis at 127.0.0.1:6379 unreachable ({err})"));
 ///     return;
 /// }
 /// ```

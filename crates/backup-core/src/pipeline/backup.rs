@@ -16,7 +16,7 @@ use crate::io::{
 };
 use crate::transform::Transform;
 use crate::{
-    data_key, manifest_key, Artifact, BackupId, Error, Manifest, Sink, SinkError, Source,
+    data_key, manifest_key, Artifact, BackupId, Dumped, Error, Manifest, Sink, SinkError, Source,
     SourceRef, StoreError, MANIFEST_FORMAT,
 };
 
@@ -99,7 +99,7 @@ pub async fn run_backup(request: BackupRequest<'_>) -> Result<BackupOutcome, Err
         error: std::io::Error::other(join.to_string()),
     })?;
 
-    let (metadata, raw, stored) = match streamed {
+    let (dumped, raw, stored) = match streamed {
         Ok(done) => done,
         Err(err) => {
             abort_all(&mut uploads).await;
@@ -145,7 +145,8 @@ pub async fn run_backup(request: BackupRequest<'_>) -> Result<BackupOutcome, Err
             stored_sha256: stored.sha256,
         },
         transforms: request.transforms.iter().map(|t| t.spec()).collect(),
-        metadata,
+        metadata: dumped.metadata,
+        contains_password_hashes: dumped.contains_password_hashes,
     };
     let body = manifest.to_json().map_err(|error| Error::Manifest {
         storage: completed.join(", "),
@@ -219,7 +220,7 @@ fn take_failures(uploads: &mut [Upload]) -> Vec<StorageFailure> {
 async fn write_stream(
     request: &BackupRequest<'_>,
     bottom: ChannelWriter,
-) -> Result<(serde_json::Value, Digest, Digest), Error> {
+) -> Result<(Dumped, Digest, Digest), Error> {
     let stored = HashWriter::new(BufWriter::with_capacity(CHUNK_BYTES, bottom), None);
     let stored_slot = stored.slot();
     let mut writer: BoxWriter = Box::new(stored);
@@ -232,7 +233,7 @@ async fn write_stream(
         name: request.source_name.to_string(),
         error,
     };
-    let metadata = request
+    let dumped = request
         .source
         .backup(&mut NoShutdown(&mut raw))
         .await
@@ -252,7 +253,7 @@ async fn write_stream(
             "the source produced an empty dump; an empty backup is never kept",
         )));
     }
-    Ok((metadata, raw, stored))
+    Ok((dumped, raw, stored))
 }
 
 /// Writes the manifest to every storage whose upload completed; the commit point.

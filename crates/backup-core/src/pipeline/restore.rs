@@ -221,6 +221,7 @@ pub async fn run_restore(
         target: target.describe(),
         error,
     };
+    check_format(request.manifest, target.formats(), &target.describe())?;
     target
         .prepare(request.manifest, options)
         .await
@@ -235,6 +236,7 @@ pub async fn run_check(
     request: &RestoreRequest<'_>,
     check: &dyn FormatCheck,
 ) -> Result<Report, Error> {
+    check_format(request.manifest, check.formats(), "the format check")?;
     let mut stream = open_restore_stream(request).await?;
     let result = check.check(&mut stream, request.manifest).await;
     finish(
@@ -246,6 +248,19 @@ pub async fn run_check(
         }),
     )
     .await
+}
+
+/// Refuses a manifest whose dump format `accepted` does not include, before a byte is read.
+fn check_format(manifest: &Manifest, accepted: &[&str], reader: &str) -> Result<(), Error> {
+    if accepted.contains(&manifest.dump_format.as_str()) {
+        return Ok(());
+    }
+    Err(Error::UnsupportedDumpFormat {
+        id: manifest.id.to_string(),
+        format: manifest.dump_format.clone(),
+        reader: reader.to_string(),
+        accepted: accepted.join(", "),
+    })
 }
 
 /// Settles a restore or check: a stream failure wins over the store's result; a store that

@@ -23,9 +23,9 @@
 //!   the newest backup of each of the last `n` distinct periods **that have backups** (as in
 //!   restic): with `keep_daily = 7` and a day without backups, the rule reaches 8 days back.
 //! - **`keep_last = n`** keeps the `n` newest backups.
-//! - **`keep_within = d`** keeps every backup with `started_at >= now - d`. The duration syntax
-//!   (`"14d"`, `"36h"`, `"2w"`, `"1y6m"`; `m` = 30 days, `y` = 365 days) is documented on
-//!   [`KeepWithin`].
+//! - **`keep_within = d`** keeps every backup with `started_at >= now - d`, a
+//!   [`HumanDuration`] (`"14d"`, `"36h"`, `"2w"`, `"1y6mo"`; `mo` = 30 days, `y` = 365 days;
+//!   the bare `m` of earlier releases still means months here, with a deprecation warning).
 //! - The rules are independent: a backup is kept when at least one rule keeps it, and carries
 //!   every reason that applies, in the order `last, hourly, daily, weekly, monthly, yearly,
 //!   within, future, newest`.
@@ -72,11 +72,9 @@
 //! // The config file's `retention = { ... }` table is this struct:
 //! let policy: KeepOptions =
 //!     serde_json::from_str(r#"{ "keep_daily": 7, "keep_within": "36h" }"#)?;
-//! assert_eq!(policy.keep_within.map(|w| w.duration()), Some(time::Duration::hours(36)));
+//! assert_eq!(policy.keep_within.map(|w| w.as_time()), Some(time::Duration::hours(36)));
 //! # Ok::<(), serde_json::Error>(())
 //! ```
-
-mod within;
 
 #[cfg(test)]
 mod tests;
@@ -89,7 +87,7 @@ use time::{OffsetDateTime, UtcOffset};
 
 use crate::{BackupId, Manifest};
 
-pub use within::{InvalidKeepWithin, KeepWithin};
+use lifeboat_edge::HumanDuration;
 
 /// A retention policy: the per-source `retention = { ... }` table of the config file.
 ///
@@ -118,8 +116,11 @@ pub struct KeepOptions {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keep_yearly: Option<u32>,
     /// Keep every backup started within this duration before `now` (e.g. `"14d"`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub keep_within: Option<KeepWithin>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lifeboat_edge::duration::legacy_months"
+    )]
+    pub keep_within: Option<HumanDuration>,
 }
 
 /// One backup as retention sees it: its id and when it started.
@@ -241,7 +242,9 @@ impl KeepOptions {
             self.keep_yearly,
         ];
         counts.iter().all(|n| n.unwrap_or(0) == 0)
-            && self.keep_within.is_none_or(|within| within.is_zero())
+            && self
+                .keep_within
+                .is_none_or(|within| within == HumanDuration::ZERO)
     }
 
     /// Decides, for each backup of one source, whether to keep it and why.
@@ -308,9 +311,9 @@ impl KeepOptions {
             }
         }
 
-        if let Some(within) = self.keep_within.filter(|w| !w.is_zero()) {
+        if let Some(within) = self.keep_within.filter(|w| *w != HumanDuration::ZERO) {
             // An unrepresentable cutoff (far before year -9999) means "everything is within".
-            let cutoff = now.checked_sub(within.duration());
+            let cutoff = now.checked_sub(within.as_time());
             for d in &mut decisions {
                 if cutoff.is_none_or(|cutoff| d.started_at >= cutoff) {
                     d.reasons.push(Reason::Within);

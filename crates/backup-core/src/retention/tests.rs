@@ -459,22 +459,33 @@ fn candidate_from_manifest_uses_started_at_not_the_id() {
 
 #[test]
 fn keep_within_syntax() {
+    // As written in a config's `retention` table: the syntax of `HumanDuration`, where a
+    // bare `m` still means months (30 days) for this release.
+    #[derive(serde::Deserialize)]
+    struct Table {
+        retention: KeepOptions,
+    }
+    let within = |text: &str| {
+        toml::from_str::<Table>(&format!("retention = {{ keep_within = \"{text}\" }}"))
+            .map(|t| t.retention.keep_within.unwrap())
+    };
     let ok = [
-        ("14d", Duration::days(14), "14d"),
-        ("36h", Duration::hours(36), "36h"),
+        ("14d", Duration::days(14), "2w"),
+        ("36h", Duration::hours(36), "1d12h"),
         ("2w", Duration::days(14), "2w"),
-        ("1m", Duration::days(30), "1m"),
+        ("1m", Duration::days(30), "1mo"),
+        ("1mo", Duration::days(30), "1mo"),
         ("1y", Duration::days(365), "1y"),
-        ("1y6m", Duration::days(365 + 180), "1y6m"),
+        ("1y6m", Duration::days(365 + 180), "1y6mo"),
         (" 1w 3d  12h ", Duration::hours(10 * 24 + 12), "1w3d12h"),
         ("1d1d", Duration::days(2), "2d"),
-        ("0d", Duration::ZERO, "0h"),
+        ("0d", Duration::ZERO, "0s"),
     ];
     for (input, duration, canonical) in ok {
-        let within: KeepWithin = input.parse().unwrap();
-        assert_eq!(within.duration(), duration, "{input}");
-        assert_eq!(within.to_string(), canonical, "{input}");
-        assert_eq!(canonical.parse::<KeepWithin>().unwrap(), within);
+        let parsed = within(input).unwrap();
+        assert_eq!(parsed.as_time(), duration, "{input}");
+        assert_eq!(parsed.to_string(), canonical, "{input}");
+        assert_eq!(within(canonical).unwrap(), parsed);
     }
     for bad in [
         "",
@@ -489,17 +500,14 @@ fn keep_within_syntax() {
         "3 days",
         "99999999999d",
     ] {
-        let err = bad.parse::<KeepWithin>().unwrap_err();
-        assert!(err.to_string().contains("keep_within"), "{bad}: {err}");
+        let err = within(bad).unwrap_err();
+        assert!(
+            err.to_string().contains("is not a duration"),
+            "{bad}: {err}"
+        );
     }
-    let max = KeepWithin {
-        years: u32::MAX,
-        months: u32::MAX,
-        weeks: u32::MAX,
-        days: u32::MAX,
-        hours: u32::MAX,
-    };
-    assert!(max.duration() > Duration::ZERO);
+    let max = HumanDuration::from_secs(u64::MAX);
+    assert!(max.as_time() > Duration::ZERO);
     // A cutoff before the representable range keeps everything as "within".
     let policy = KeepOptions {
         keep_within: Some(max),
@@ -526,10 +534,7 @@ fn config_table_serde() {
             keep_daily: Some(7),
             keep_weekly: Some(4),
             keep_monthly: Some(12),
-            keep_within: Some(KeepWithin {
-                weeks: 2,
-                ..KeepWithin::default()
-            }),
+            keep_within: Some(HumanDuration::from_days(14)),
             ..KeepOptions::default()
         }
     );
@@ -642,10 +647,7 @@ fn count() -> impl Strategy<Value = Option<u32>> {
 fn policy() -> impl Strategy<Value = KeepOptions> {
     let within = prop_oneof![
         Just(None),
-        (0..2000u32).prop_map(|hours| Some(KeepWithin {
-            hours,
-            ..KeepWithin::default()
-        })),
+        (0..2000u64).prop_map(|hours| Some(HumanDuration::from_hours(hours))),
     ];
     (count(), count(), count(), count(), count(), count(), within).prop_map(
         |(last, hourly, daily, weekly, monthly, yearly, within)| KeepOptions {
@@ -750,12 +752,12 @@ proptest! {
             }
 
             // keep_within keeps exactly the backups at or after now - d.
-            match policy.keep_within.filter(|w| !w.is_zero()) {
+            match policy.keep_within.filter(|w| *w != HumanDuration::ZERO) {
                 Some(within) => {
                     for d in &plan {
                         prop_assert_eq!(
                             d.reasons.contains(&Reason::Within),
-                            d.started_at >= now - within.duration()
+                            d.started_at >= now - within.as_time()
                         );
                     }
                 }
@@ -773,10 +775,10 @@ proptest! {
 
     #[test]
     fn keep_within_round_trips(y in 0..5u32, m in 0..5u32, w in 0..5u32, d in 0..5u32, h in 0..50u32) {
-        let within = KeepWithin { years: y, months: m, weeks: w, days: d, hours: h };
-        let text = within.to_string();
-        let back: KeepWithin = text.parse().unwrap();
-        prop_assert_eq!(back.duration(), within.duration());
+        let text = format!("{y}y{m}mo{w}w{d}d{h}h");
+        let within: HumanDuration = text.parse().unwrap();
+        let back: HumanDuration = within.to_string().parse().unwrap();
+        prop_assert_eq!(back.as_time(), within.as_time());
         prop_assert_eq!(back, within);
     }
 }

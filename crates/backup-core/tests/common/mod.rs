@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use backup_core::pipeline::{self, BackupOutcome, BackupRequest, RestoreRequest};
-pub use backup_core::testing::BytesSource;
-use backup_core::testing::MemorySink;
 use backup_core::transform::{Compression, Encryption, Keyring, Transform};
 use backup_core::{Error, Sink, Source};
+pub use lifeboat_testing::BytesSource;
+use lifeboat_testing::MemorySink;
 use tokio::io::AsyncReadExt;
 
 #[derive(Debug, Clone, Copy)]

@@ -203,7 +203,7 @@ pub(crate) fn event_of(
                 EventKind::Failure
             };
             let m = &outcome.manifest;
-            let mut event = BackupEvent::new(kind, &source.name, source.kind.name());
+            let mut event = BackupEvent::new(kind, &source.name, source.store.kind());
             event.backup_id = Some(m.id.to_string());
             event.raw_bytes = Some(m.artifact.raw_bytes);
             event.stored_bytes = Some(m.artifact.stored_bytes);
@@ -222,7 +222,7 @@ pub(crate) fn event_of(
             event
         }
         Err(err) => {
-            let mut event = BackupEvent::new(EventKind::Failure, &source.name, source.kind.name());
+            let mut event = BackupEvent::new(EventKind::Failure, &source.name, source.store.kind());
             event.error = Some(err.message());
             event
         }

@@ -96,7 +96,7 @@ pub async fn run(config: &Config) -> Result<Exit, CliError> {
                     "ok",
                     format!(
                         "{}{}{}",
-                        source.kind.name(),
+                        source.store.kind(),
                         p.version.map(|v| format!(" {v}")).unwrap_or_default(),
                         p.estimated_bytes
                             .map(|b| format!(", about {}", output::size(b)))

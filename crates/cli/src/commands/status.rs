@@ -99,7 +99,7 @@ pub async fn run(config: &Config, name: Option<&str>, json: bool) -> Result<Exit
 /// 25 hours.
 fn max_age(source: &SourceConfig, now: OffsetDateTime) -> Duration {
     if let Some(max_age) = &source.max_age {
-        return max_age.duration();
+        return max_age.as_time();
     }
     source
         .schedule

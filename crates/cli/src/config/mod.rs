@@ -13,11 +13,10 @@ use indexmap::IndexMap;
 use lifeboat_sinks::StorageConfig;
 
 use crate::notify::NotifyConfig;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 pub use expand::UnsetVariable;
-pub use sources::{PruneWhen, SourceConfig, SourceKind};
+pub use sources::{PruneWhen, SourceConfig};
 
 /// A config that cannot be used; the CLI exits with 2.
 #[derive(Debug, thiserror::Error)]
@@ -108,7 +107,8 @@ struct RawConfig<S> {
 pub struct LocksConfig {
     /// A lock older than this is taken over whatever its host (default `"6h"`); a lock whose
     /// process is gone on this host is taken over at once.
-    pub stale_after: Option<backup_core::retention::KeepWithin>,
+    #[serde(default, deserialize_with = "lifeboat_edge::duration::legacy_months")]
+    pub stale_after: Option<lifeboat_edge::HumanDuration>,
 }
 
 /// The `[daemon]` table: how `lifeboat daemon` runs the schedules.
@@ -333,20 +333,12 @@ fn resolve_storage(storage: StorageConfig, base: &Path) -> StorageConfig {
 
 /// `path` relative to `base` (the config's folder) unless absolute, without `.` components.
 pub fn resolve_path(base: &Path, path: &Path) -> PathBuf {
-    base.join(path)
-        .components()
-        .filter(|c| !matches!(c, std::path::Component::CurDir))
-        .collect()
+    backup_core::store::resolve_path(base, path)
 }
 
 /// 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
-/// Deserializes a kind's own options from the keys left in its `[[sources]]` table.
-fn options<T: DeserializeOwned>(table: toml::Table) -> Result<T, String> {
-    T::deserialize(toml::Value::Table(table)).map_err(|e| e.message().to_string())
 }
 
 #[cfg(test)]

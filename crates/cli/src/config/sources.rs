@@ -1,11 +1,13 @@
 //! `[[sources]]` entries: the keys every source has, then the options of its kind.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use backup_core::retention::{KeepOptions, KeepWithin};
+use std::sync::Arc;
+
+use backup_core::retention::KeepOptions;
+use backup_core::store::{ConfigureError, ConfiguredStore};
+use lifeboat_edge::HumanDuration;
 use serde::Deserialize;
-
-use super::{options, resolve_path};
 
 /// When a source's retention is applied.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -29,60 +31,11 @@ pub(super) struct RawSource {
     retention: Option<KeepOptions>,
     #[serde(default)]
     prune: PruneWhen,
-    max_age: Option<KeepWithin>,
+    #[serde(default, deserialize_with = "lifeboat_edge::duration::legacy_months")]
+    max_age: Option<HumanDuration>,
     verify_schedule: Option<String>,
     #[serde(flatten)]
     options: toml::Table,
-}
-
-/// `kind = "sqlite"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SqliteOptions {
-    /// The database file.
-    pub path: PathBuf,
-}
-
-/// `kind = "files"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FilesOptions {
-    /// Files and folders to archive; each becomes a top-level entry named after itself.
-    pub paths: Vec<PathBuf>,
-    /// Glob patterns to leave out (matched against relative paths and file names).
-    #[serde(default)]
-    pub exclude: Vec<String>,
-}
-
-/// What kind of store a source is, with its options.
-#[derive(Debug, Clone)]
-pub enum SourceKind {
-    /// A SQLite database file.
-    Sqlite(SqliteOptions),
-    /// Config, cert and log files, as a tar stream.
-    Files(FilesOptions),
-    /// A PostgreSQL server's databases, through pg_dump.
-    Postgres(store_postgres::PostgresOptions),
-    /// A Redis server: RDB snapshot or logical dump.
-    Redis(store_redis::RedisOptions),
-    /// A RabbitMQ broker's definitions (and optionally its messages).
-    Rabbitmq(store_rabbitmq::RabbitmqOptions),
-}
-
-/// Every kind this build knows, as written in the config.
-const KINDS: [&str; 5] = ["sqlite", "files", "postgres", "redis", "rabbitmq"];
-
-impl SourceKind {
-    /// The kind's name as written in the config.
-    pub fn name(&self) -> &str {
-        match self {
-            SourceKind::Sqlite(_) => "sqlite",
-            SourceKind::Files(_) => "files",
-            SourceKind::Postgres(_) => "postgres",
-            SourceKind::Redis(_) => "redis",
-            SourceKind::Rabbitmq(_) => "rabbitmq",
-        }
-    }
 }
 
 /// One validated source.
@@ -90,8 +43,8 @@ impl SourceKind {
 pub struct SourceConfig {
     /// Its unique name, `[a-z0-9_-]+`.
     pub name: String,
-    /// Its kind and options.
-    pub kind: SourceKind,
+    /// Its store and options.
+    pub store: Arc<dyn ConfiguredStore>,
     /// The storages it goes to (default: the first storage).
     pub storage: Vec<String>,
     /// Cron schedule for `lifeboat daemon` (not used by this version yet).
@@ -101,7 +54,7 @@ pub struct SourceConfig {
     /// Whether `backup` prunes the source after a success.
     pub prune: PruneWhen,
     /// How old the newest backup may be before `status` calls the source stale.
-    pub max_age: Option<KeepWithin>,
+    pub max_age: Option<HumanDuration>,
     /// Cron schedule of restore drills (`verify` of the latest backup) in `lifeboat daemon`.
     pub verify_schedule: Option<String>,
     /// The line of its `[[sources]]` table.
@@ -112,20 +65,15 @@ impl RawSource {
     /// Checks the kind's options before `${VAR}` expansion, so that an error message quotes
     /// the config as written and never a value taken from the environment (maybe a secret).
     pub(super) fn check_shape(&self) -> Result<(), String> {
-        let context = |e: String| format!("source `{}` (kind {}): {e}", self.name, self.kind);
-        match self.kind.as_str() {
-            "sqlite" => options::<SqliteOptions>(self.options.clone()).map(drop),
-            "files" => options::<FilesOptions>(self.options.clone()).map(drop),
-            "postgres" => {
-                options::<store_postgres::PostgresOptions>(self.options.clone()).map(drop)
-            }
-            "redis" => options::<store_redis::RedisOptions>(self.options.clone()).map(drop),
-            "rabbitmq" => {
-                options::<store_rabbitmq::RabbitmqOptions>(self.options.clone()).map(drop)
-            }
-            _ => Ok(()),
-        }
-        .map_err(context)
+        let context =
+            |e: ConfigureError| format!("source `{}` (kind {}): {e}", self.name, self.kind);
+        let Some(store) = crate::registry::store(&self.kind) else {
+            return Ok(());
+        };
+        let options = toml::Value::Table(self.options.clone());
+        store
+            .check_options(&mut <dyn erased_serde::Deserializer>::erase(options))
+            .map_err(context)
     }
 
     pub(super) fn resolve(
@@ -140,35 +88,23 @@ impl RawSource {
                  ([a-z0-9_-]+)"
             ));
         }
-        let context = |e: String| format!("source `{name}` (kind {}): {e}", self.kind);
-        let kind = match self.kind.as_str() {
-            "sqlite" => {
-                let mut o: SqliteOptions = options(self.options).map_err(context)?;
-                o.path = resolve_path(base, &o.path);
-                SourceKind::Sqlite(o)
-            }
-            "files" => {
-                let mut o: FilesOptions = options(self.options).map_err(context)?;
-                if o.paths.is_empty() {
-                    return Err(context("`paths` is empty".to_string()));
-                }
-                o.paths = o.paths.iter().map(|p| resolve_path(base, p)).collect();
-                for pattern in &o.exclude {
-                    globset::Glob::new(pattern)
-                        .map_err(|e| context(format!("exclude pattern `{pattern}`: {e}")))?;
-                }
-                SourceKind::Files(o)
-            }
-            "postgres" => SourceKind::Postgres(options(self.options).map_err(context)?),
-            "redis" => SourceKind::Redis(options(self.options).map_err(context)?),
-            "rabbitmq" => SourceKind::Rabbitmq(options(self.options).map_err(context)?),
-            other => {
-                return Err(format!(
-                    "source `{name}`: unknown kind `{other}` (expected {})",
-                    KINDS.join(", ")
-                ))
-            }
+        let context = |e: ConfigureError| format!("source `{name}` (kind {}): {e}", self.kind);
+        let Some(descriptor) = crate::registry::store(&self.kind) else {
+            return Err(format!(
+                "source `{name}`: unknown kind `{}` (expected {})",
+                self.kind,
+                crate::registry::STORES
+                    .iter()
+                    .map(|s| s.kind())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         };
+        let options = toml::Value::Table(self.options);
+        let store: Arc<dyn ConfiguredStore> = descriptor
+            .configure(&mut <dyn erased_serde::Deserializer>::erase(options), base)
+            .map_err(context)?
+            .into();
         if let Some(schedule) = &self.schedule {
             schedule.parse::<croner::Cron>().map_err(|e| {
                 format!("source `{name}`: schedule `{schedule}` is not a cron pattern: {e}")
@@ -189,7 +125,7 @@ impl RawSource {
         };
         Ok(SourceConfig {
             name,
-            kind,
+            store,
             storage,
             schedule: self.schedule,
             retention: self.retention,

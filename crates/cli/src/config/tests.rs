@@ -27,7 +27,11 @@ fn a_full_config_parses_and_resolves_paths() {
         !format!("{config:?}").contains("s3cr3t"),
         "Debug leaks the passphrase"
     );
-    let SourceKind::Sqlite(o) = &config.sources[0].kind else {
+    let Some(o) = config.sources[0]
+        .store
+        .options()
+        .downcast_ref::<store_sqlite::SqliteOptions>()
+    else {
         panic!()
     };
     assert_eq!(o.path, Path::new("/etc/lifeboat/data/app.db"));

@@ -32,7 +32,7 @@ impl TestBucket {
             .send()
             .await
         {
-            backup_core::testing::service_unavailable(format_args!(
+            lifeboat_testing::service_unavailable(format_args!(
                 "S3 server at {endpoint} unreachable ({err})"
             ));
             return None;

@@ -39,6 +39,7 @@ pub fn manifest(metadata: Value) -> Manifest {
         },
         transforms: vec![],
         metadata,
+        contains_password_hashes: false,
     }
 }
 
@@ -54,7 +55,7 @@ pub fn counts(files: u64, dirs: u64, symlinks: u64, bytes: u64) -> Value {
 pub async fn backup(paths: Vec<PathBuf>, exclude: Vec<&str>) -> (Vec<u8>, Value) {
     let source = FilesSource::new(paths, exclude.into_iter().map(String::from).collect()).unwrap();
     let mut tar = Vec::new();
-    let metadata = source.backup(&mut tar).await.unwrap();
+    let metadata = source.backup(&mut tar).await.map(|d| d.metadata).unwrap();
     (tar, metadata)
 }
 
@@ -177,7 +178,7 @@ pub fn end_marker() -> Vec<u8> {
 }
 
 #[allow(unused_imports)] // not every test binary uses it
-pub use backup_core::testing::FailingReader;
+pub use lifeboat_testing::FailingReader;
 
 /// A writer that accepts `limit` bytes, then fails.
 pub struct FailingWriter {

@@ -18,7 +18,7 @@ pub async fn connect(database: &str) -> Option<Client> {
             Some(client)
         }
         Err(e) => {
-            backup_core::testing::service_unavailable(format_args!(
+            lifeboat_testing::service_unavailable(format_args!(
                 "PostgreSQL at {SERVER} unreachable ({e})"
             ));
             None
@@ -219,9 +219,9 @@ pub async fn fingerprint(client: &Client) -> Vec<String> {
 use std::sync::Arc;
 
 use backup_core::pipeline::{self, BackupRequest, RestoreRequest};
-use backup_core::testing::MemorySink;
 use backup_core::transform::{Compression, Keyring, Transform};
 use backup_core::{FormatCheck, Manifest, Report, RestoreOptions, Sink, Source, Target};
+use lifeboat_testing::MemorySink;
 
 /// Backs `source` up through zstd into a memory storage.
 pub async fn backup(source: &dyn Source) -> Result<(MemorySink, Manifest), backup_core::Error> {

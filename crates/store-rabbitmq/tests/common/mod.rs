@@ -41,6 +41,7 @@ pub fn manifest(dump_format: &str, metadata: Value) -> Manifest {
         },
         transforms: Vec::new(),
         metadata,
+        contains_password_hashes: false,
     }
 }
 
@@ -78,7 +79,7 @@ pub async fn broker(test: &str) -> Option<Scope> {
         .map(|r| r.status().is_success())
         .unwrap_or(false);
     if !up {
-        backup_core::testing::service_unavailable(format_args!(
+        lifeboat_testing::service_unavailable(format_args!(
             "{test}: RabbitMQ management API at {API} unreachable"
         ));
         return None;

@@ -40,7 +40,7 @@ impl TestServer {
         let child = match child {
             Ok(c) => c,
             Err(e) => {
-                backup_core::testing::service_unavailable(format_args!(
+                lifeboat_testing::service_unavailable(format_args!(
                     "redis-server cannot be started ({e})"
                 ));
                 return None;
@@ -385,5 +385,6 @@ pub fn manifest(dump_format: &str, metadata: serde_json::Value) -> Manifest {
         },
         transforms: Vec::new(),
         metadata,
+        contains_password_hashes: false,
     }
 }

@@ -32,13 +32,18 @@ pub fn manifest(metadata: serde_json::Value) -> Manifest {
         },
         transforms: Vec::new(),
         metadata,
+        contains_password_hashes: false,
     }
 }
 
 /// Backs up `path` into memory.
 pub async fn backup(path: &Path) -> (Vec<u8>, serde_json::Value) {
     let mut dump = Vec::new();
-    let metadata = SqliteSource::new(path).backup(&mut dump).await.unwrap();
+    let metadata = SqliteSource::new(path)
+        .backup(&mut dump)
+        .await
+        .map(|d| d.metadata)
+        .unwrap();
     (dump, metadata)
 }
 
@@ -86,4 +91,4 @@ pub fn count(path: &Path, table: &str) -> u64 {
 }
 
 #[allow(unused_imports)] // not every test binary uses it
-pub use backup_core::testing::FailingReader;
+pub use lifeboat_testing::FailingReader;

@@ -1,20 +1,13 @@
-//! Test helpers for code built on backup-core: [`MemorySink`], a storage that keeps objects in
-//! memory, and [`BytesSource`], a source that can die midway. Both hold whole dumps in memory,
-//! so they are for tests and examples only, never for real dumps. [`service_unavailable`] is
-//! the skip-or-fail rule of tests that need a real server.
-
-mod services;
-
-pub use services::{service_unavailable, services_required, REQUIRE_SERVICES_VAR};
+//! [`MemorySink`]: a storage that keeps its objects in memory (tests and examples only: it
+//! holds whole dumps).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use backup_core::lock::PutIfAbsent;
+use backup_core::{BoxReader, ObjectMeta, Sink, SinkError, SinkWriter, MAX_SMALL_OBJECT};
 use bytes::{Bytes, BytesMut};
-
-use crate::sink::PutIfAbsent;
-use crate::{BoxReader, ObjectMeta, Sink, SinkError, SinkWriter, MAX_SMALL_OBJECT};
 
 /// An object and when it was last written.
 #[derive(Clone)]
@@ -205,123 +198,5 @@ impl Sink for MemorySink {
             });
         }
         Ok(data)
-    }
-}
-
-/// A source that writes `data` in small chunks, or fails once `fail_after` bytes were written
-/// (to test what a dump dying midway does). Holds its data in memory: tests only.
-pub struct BytesSource {
-    /// What the dump consists of.
-    pub data: Vec<u8>,
-    /// Fail with a "simulated source failure" after this many bytes.
-    pub fail_after: Option<usize>,
-}
-
-impl BytesSource {
-    /// A source that dumps `data` successfully.
-    pub fn new(data: Vec<u8>) -> Self {
-        Self {
-            data,
-            fail_after: None,
-        }
-    }
-
-    /// A source that dies after writing `fail_after` of `data`'s bytes.
-    pub fn failing_after(data: Vec<u8>, fail_after: usize) -> Self {
-        Self {
-            data,
-            fail_after: Some(fail_after),
-        }
-    }
-}
-
-/// The chunk size [`BytesSource`] writes in: a prime, so chunks never line up with the
-/// pipeline's own buffers.
-const SOURCE_CHUNK: usize = 7919;
-
-#[async_trait]
-impl crate::Source for BytesSource {
-    fn kind(&self) -> &'static str {
-        "bytes"
-    }
-
-    fn dump_format(&self) -> &'static str {
-        "raw"
-    }
-
-    fn extension(&self) -> &'static str {
-        "bin"
-    }
-
-    async fn preflight(&self) -> Result<crate::Preflight, crate::StoreError> {
-        Ok(crate::Preflight {
-            estimated_bytes: Some(self.data.len() as u64),
-            ..crate::Preflight::default()
-        })
-    }
-
-    async fn backup(
-        &self,
-        out: &mut (dyn tokio::io::AsyncWrite + Send + Unpin),
-    ) -> Result<serde_json::Value, crate::StoreError> {
-        use tokio::io::AsyncWriteExt;
-        for (index, chunk) in self.data.chunks(SOURCE_CHUNK).enumerate() {
-            if self
-                .fail_after
-                .is_some_and(|limit| index * SOURCE_CHUNK >= limit)
-            {
-                return Err(crate::StoreError::failed("simulated source failure midway"));
-            }
-            out.write_all(chunk)
-                .await
-                .map_err(crate::StoreError::failed)?;
-        }
-        Ok(serde_json::json!({ "len": self.data.len() }))
-    }
-}
-
-/// A reader that yields `data` in small reads, then fails with an error of `kind` once
-/// `fail_at` bytes were read — or instead of EOF when `fail_at` is at or past the end. For
-/// testing what a restore does when the stream breaks.
-pub struct FailingReader {
-    data: Vec<u8>,
-    pos: usize,
-    fail_at: usize,
-    kind: std::io::ErrorKind,
-}
-
-impl FailingReader {
-    /// Reads `data` up to `fail_at`, then fails with `kind`.
-    pub fn new(data: Vec<u8>, fail_at: usize, kind: std::io::ErrorKind) -> Self {
-        Self {
-            data,
-            pos: 0,
-            fail_at,
-            kind,
-        }
-    }
-}
-
-/// Small reads, so that a failure comes after the reader's consumer wrote several times.
-const FAILING_READ_SIZE: usize = 1000;
-
-impl tokio::io::AsyncRead for FailingReader {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let end = self.fail_at.min(self.data.len());
-        if self.pos >= end {
-            return std::task::Poll::Ready(Err(std::io::Error::new(
-                self.kind,
-                "injected read failure",
-            )));
-        }
-        let n = (end - self.pos).min(buf.remaining()).min(FAILING_READ_SIZE);
-        let start = self.pos;
-        buf.put_slice(&self.data[start..start + n]);
-        self.pos += n;
-        std::task::Poll::Ready(Ok(()))
     }
 }

@@ -1,0 +1,51 @@
+//! # lifeboat-testing
+//!
+//! The test harnesses of every lifeboat crate, in one place and never in a production build
+//! (`publish = false`, a dev-dependency only):
+//!
+//! - [`MemorySink`], a storage in memory, optionally failing after some bytes;
+//! - [`BytesSource`], a source that dumps bytes or dies midway; [`FailingReader`], a stream
+//!   that breaks off;
+//! - [`manifest`], a manifest as the pipeline writes it, for calling targets directly;
+//! - [`fake_tool`], a misbehaving `pg_dump` (or any client tool);
+//! - [`service_unavailable`], the skip-or-fail rule of tests that need a real server
+//!   (`LIFEBOAT_REQUIRE_SERVICES=1` turns a skip into a failure, as in CI).
+//!
+//! ## Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use backup_core::{pipeline, Sink};
+//! use lifeboat_testing::{BytesSource, MemorySink};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), backup_core::Error> {
+//! let storage = MemorySink::new("memory");
+//! let sinks: Vec<Arc<dyn Sink>> = vec![Arc::new(storage.clone())];
+//! let outcome = pipeline::run_backup(pipeline::BackupRequest {
+//!     source_name: "app",
+//!     source: &BytesSource::new(b"a dump".to_vec()),
+//!     transforms: &[],
+//!     sinks: &sinks,
+//!     size_hint: None,
+//!     progress: None,
+//! })
+//! .await?;
+//! assert!(storage.object(&outcome.manifest.artifact.key).is_some());
+//! # Ok(())
+//! # }
+//! ```
+
+mod bytes_source;
+mod failing_reader;
+mod fake_tool;
+mod manifest;
+mod memory_sink;
+mod services;
+
+pub use bytes_source::BytesSource;
+pub use failing_reader::FailingReader;
+pub use fake_tool::{fake_tool, REAL_VERSION};
+pub use manifest::manifest;
+pub use memory_sink::MemorySink;
+pub use services::{service_unavailable, services_required, REQUIRE_SERVICES_VAR};
