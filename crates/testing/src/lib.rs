@@ -7,7 +7,8 @@
 //! - [`BytesSource`], a source that dumps bytes or dies midway; [`FailingReader`], a stream
 //!   that breaks off;
 //! - [`manifest`], a manifest as the pipeline writes it, for calling targets directly;
-//! - [`fake_tool`], a misbehaving `pg_dump` (or any client tool);
+//! - [`fake_tool`], a misbehaving `pg_dump` (or any client tool); [`free_port`], a loopback
+//!   port for a scratch server;
 //! - [`service_unavailable`], the skip-or-fail rule of tests that need a real server
 //!   (`LIFEBOAT_REQUIRE_SERVICES=1` turns a skip into a failure, as in CI).
 //!
@@ -41,6 +42,7 @@ mod failing_reader;
 mod fake_tool;
 mod manifest;
 mod memory_sink;
+mod ports;
 mod services;
 
 pub use bytes_source::BytesSource;
@@ -48,4 +50,5 @@ pub use failing_reader::FailingReader;
 pub use fake_tool::{fake_tool, REAL_VERSION};
 pub use manifest::manifest;
 pub use memory_sink::MemorySink;
+pub use ports::free_port;
 pub use services::{service_unavailable, services_required, REQUIRE_SERVICES_VAR};
