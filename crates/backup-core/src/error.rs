@@ -3,7 +3,7 @@
 use crate::transform::TransformError;
 use crate::{ManifestError, SinkError, StoreError, StoreErrorKind};
 
-/// What went wrong, in the terms the CLI's exit codes use (DESIGN.md section 5).
+/// What went wrong, in the terms of the exit codes (README, "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
     /// Anything else (exit 1).

@@ -187,8 +187,8 @@ pub enum LockError {
 
 impl LockError {
     /// Whether another run holds the lock. The CLI maps this to exit code 11 ("locked by
-    /// another run", DESIGN §5); [`LockError::Storage`] maps through [`Error::class`], and
-    /// anything else is exit 1.
+    /// another run", README "Exit codes"); [`LockError::Storage`] maps through
+    /// [`Error::class`], and anything else is exit 1.
     pub fn is_held(&self) -> bool {
         matches!(self, LockError::Held { .. })
     }

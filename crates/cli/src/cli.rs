@@ -43,7 +43,7 @@ pub enum LogFormat {
     Json,
 }
 
-/// The verbs of DESIGN.md section 4.
+/// The verbs (README, "Commands").
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write a commented example config (refuses to overwrite).

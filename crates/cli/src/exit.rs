@@ -1,10 +1,9 @@
-//! Exit codes (DESIGN.md section 5) and the error type commands return.
+//! Exit codes (README, "Exit codes") and the errors of the binary itself. The mapping from
+//! an operation's typed outcome to a code is here and nowhere else.
 
 use std::process::ExitCode;
 
-use backup_core::ErrorClass;
-
-use crate::config::ConfigError;
+use lifeboat::{Failure, OpError, Verdict};
 
 /// The exit codes users and scripts depend on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -27,31 +26,33 @@ pub enum Exit {
     Integrity = 13,
 }
 
-impl Exit {
-    /// For a run over several items: the code that says most (integrity > decrypt > failure).
-    pub fn worst(codes: impl IntoIterator<Item = Exit>) -> Exit {
-        codes
-            .into_iter()
-            .max_by_key(|code| match code {
-                Exit::Integrity => 5,
-                Exit::Decrypt => 4,
-                Exit::Usage => 3,
-                Exit::Locked => 3,
-                Exit::Failure => 2,
-                Exit::Partial | Exit::Unhealthy => 1,
-                Exit::Success => 0,
-            })
-            .unwrap_or(Exit::Success)
-    }
-
-    /// The code of a pipeline error.
-    pub fn of(error: &backup_core::Error) -> Exit {
-        match error.class() {
-            ErrorClass::Failure | ErrorClass::TargetNotEmpty => Exit::Failure,
-            ErrorClass::Config => Exit::Usage,
-            ErrorClass::Decrypt => Exit::Decrypt,
-            ErrorClass::Integrity => Exit::Integrity,
+impl From<Failure> for Exit {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Failed => Exit::Failure,
+            Failure::Usage => Exit::Usage,
+            Failure::Locked => Exit::Locked,
+            Failure::Decrypt => Exit::Decrypt,
+            Failure::Integrity => Exit::Integrity,
         }
+    }
+}
+
+impl From<Verdict> for Exit {
+    fn from(verdict: Verdict) -> Self {
+        match verdict {
+            Verdict::Success => Exit::Success,
+            Verdict::Partial => Exit::Partial,
+            Verdict::Failed(failure) => failure.into(),
+        }
+    }
+}
+
+impl Exit {
+    /// The code of a run over items that each succeeded (`None`) or failed, without the
+    /// partial code (verify, prune, list: any failure fails the run).
+    pub fn worst(failures: impl IntoIterator<Item = Option<Failure>>) -> Exit {
+        Failure::worst(failures.into_iter().flatten()).map_or(Exit::Success, Exit::from)
     }
 }
 
@@ -61,68 +62,63 @@ impl From<Exit> for ExitCode {
     }
 }
 
-/// The error and its causes on one line, leaving out a cause whose text the line already
-/// holds (our errors often name their cause in their own message).
-pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(err) = cause {
-        let message = err.to_string();
-        if !text.contains(&message) {
-            text.push_str(": ");
-            text.push_str(&message);
-        }
-        cause = err.source();
-    }
-    text
-}
-
-/// A command's failure: what to print and which code to exit with.
-#[derive(Debug)]
-pub struct CliError {
-    /// The exit code.
-    pub exit: Exit,
-    /// The error, printed with its causes.
-    pub error: anyhow::Error,
+/// A command that failed: an operation's error, or the binary's own.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// An operation failed.
+    #[error(transparent)]
+    Op(#[from] OpError),
+    /// `--id` is not a backup id.
+    #[error("--id: {0}")]
+    BadId(#[source] backup_core::InvalidBackupId),
+    /// `init` would overwrite a config.
+    #[error("{path} already exists; lifeboat init never overwrites a config")]
+    ConfigExists {
+        /// The file.
+        path: String,
+    },
+    /// A file the binary writes itself cannot be written.
+    #[error("cannot write {path}: {error}")]
+    Write {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        error: std::io::Error,
+    },
+    /// The daemon cannot listen.
+    #[error("cannot listen on {addr}: {error}")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        error: std::io::Error,
+    },
+    /// The daemon cannot watch its signals.
+    #[error("cannot watch signals: {0}")]
+    Signals(#[source] std::io::Error),
+    /// JSON output cannot be encoded.
+    #[error("cannot encode JSON: {0}")]
+    Json(#[source] serde_json::Error),
 }
 
 impl CliError {
-    /// The message with its causes, for humans.
-    pub fn message(&self) -> String {
-        describe(self.error.as_ref())
-    }
-
-    /// A usage or configuration error (exit 2).
-    pub fn usage(message: impl std::fmt::Display) -> Self {
-        Self {
-            exit: Exit::Usage,
-            error: anyhow::anyhow!("{message}"),
-        }
-    }
-
-    /// A failure (exit 1).
-    pub fn failure(message: impl std::fmt::Display) -> Self {
-        Self {
-            exit: Exit::Failure,
-            error: anyhow::anyhow!("{message}"),
+    /// The exit code of this error.
+    pub fn exit(&self) -> Exit {
+        match self {
+            CliError::Op(error) => error.failure().into(),
+            CliError::BadId(_) | CliError::ConfigExists { .. } => Exit::Usage,
+            CliError::Write { .. }
+            | CliError::Listen { .. }
+            | CliError::Signals(_)
+            | CliError::Json(_) => Exit::Failure,
         }
     }
 }
 
-impl From<ConfigError> for CliError {
-    fn from(error: ConfigError) -> Self {
-        Self {
-            exit: Exit::Usage,
-            error: error.into(),
-        }
-    }
-}
-
-impl From<backup_core::Error> for CliError {
-    fn from(error: backup_core::Error) -> Self {
-        Self {
-            exit: Exit::of(&error),
-            error: error.into(),
-        }
+impl From<lifeboat::config::ConfigError> for CliError {
+    fn from(error: lifeboat::config::ConfigError) -> Self {
+        CliError::Op(error.into())
     }
 }

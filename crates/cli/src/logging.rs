@@ -7,7 +7,8 @@ use tracing_subscriber::EnvFilter;
 use crate::cli::LogFormat;
 
 /// The crates whose logs follow `-v`/`-q`; every other crate logs warnings only.
-const OUR_CRATES: [&str; 8] = [
+const OUR_CRATES: [&str; 9] = [
+    "lifeboat_edge",
     "lifeboat",
     "backup_core",
     "lifeboat_sinks",

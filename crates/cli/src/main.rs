@@ -1,8 +1,9 @@
 //! # lifeboat
 //!
-//! The `lifeboat` binary: a thin command line over the lifeboat crates. It reads
-//! `lifeboat.toml` (DESIGN.md section 3), runs one verb (`init`, `keygen`, `check`, `backup`,
-//! `list`, `restore`, `verify`) and exits with the codes of DESIGN.md section 5.
+//! The `lifeboat` binary: a thin command line over the `lifeboat` library. It reads
+//! `lifeboat.toml` (README, "Configuration"), runs one verb, renders its outcome (tables, or
+//! `--json`) and exits with the codes of README, "Exit codes". The operations themselves live
+//! in the library (ARCHITECTURE.md, "Crates and layers").
 //!
 //! ```text
 //! lifeboat --config examples/quickstart/lifeboat.toml backup
@@ -11,18 +12,11 @@
 
 mod cli;
 mod commands;
-mod config;
 mod daemon;
 mod exit;
-mod keys;
-mod locking;
 mod logging;
-mod metrics;
-mod notify;
+mod observer;
 mod output;
-mod progress;
-mod registry;
-mod storage;
 
 use std::process::ExitCode;
 
@@ -44,8 +38,8 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => code.into(),
         Err(err) => {
-            eprintln!("error: {}", err.message());
-            err.exit.into()
+            eprintln!("error: {}", lifeboat::describe(&err));
+            err.exit().into()
         }
     }
 }

@@ -25,6 +25,11 @@ pub fn duration_ms(ms: u64) -> String {
     }
 }
 
+/// `2026-11-21 02:00:03` from an RFC 3339 time (UTC).
+pub fn timestamp(rfc3339: &str) -> String {
+    rfc3339.get(..19).unwrap_or(rfc3339).replace('T', " ")
+}
+
 /// `31%` (stored / raw).
 pub fn ratio(ratio: f64) -> String {
     format!("{:.0}%", ratio * 100.0)

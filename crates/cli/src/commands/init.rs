@@ -9,20 +9,26 @@ const TEMPLATE: &str = include_str!("../../templates/lifeboat.toml");
 
 /// Writes the template to `path`; refuses to overwrite.
 pub fn run(path: &Path) -> Result<Exit, CliError> {
+    let shown = path.display().to_string();
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(path)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => CliError::usage(format!(
-                "{} already exists; lifeboat init never overwrites a config",
-                path.display()
-            )),
-            _ => CliError::failure(format!("cannot create {}: {e}", path.display())),
+        .map_err(|error| match error.kind() {
+            std::io::ErrorKind::AlreadyExists => CliError::ConfigExists {
+                path: shown.clone(),
+            },
+            _ => CliError::Write {
+                path: shown.clone(),
+                error,
+            },
         })?;
     file.write_all(TEMPLATE.as_bytes())
-        .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))?;
-    crate::output::print(format_args!("wrote {}", path.display()));
+        .map_err(|error| CliError::Write {
+            path: shown.clone(),
+            error,
+        })?;
+    crate::output::print(format_args!("wrote {shown}"));
     eprintln!("next: edit it, run `lifeboat keygen` for encryption, then `lifeboat check`");
     Ok(Exit::Success)
 }

@@ -1,8 +1,8 @@
-//! One module per verb.
+//! One module per verb: each calls one operation of the library, renders its outcome and
+//! picks the exit code.
 
 mod backup;
 mod check;
-mod daemon;
 mod init;
 mod keygen;
 mod list;
@@ -11,129 +11,99 @@ mod restore;
 mod status;
 mod verify;
 
-use backup_core::catalog::Selector;
+use std::sync::Arc;
 
-pub(crate) use backup::{backup_one, event_of};
-pub(crate) use verify::verify_source;
+use lifeboat::{Config, Lifeboat, Selector};
 
 use crate::cli::{Cli, Command};
-use crate::config::{Config, SourceConfig};
 use crate::exit::{CliError, Exit};
+use crate::observer::Terminal;
 
 /// Runs the command line's verb.
 pub async fn run(cli: Cli) -> Result<Exit, CliError> {
-    match cli.command {
+    match &cli.command {
         Command::Init => init::run(&cli.config),
-        Command::Keygen { output } => keygen::run(&output),
+        Command::Keygen { output } => keygen::run(output),
         Command::Check => check::run(&load(&cli)?).await,
         Command::Backup {
-            ref names,
-            ref metrics_file,
+            names,
+            metrics_file,
         } => backup::run(&load(&cli)?, names, metrics_file.as_deref()).await,
         Command::List {
-            ref name,
-            ref storage,
+            name,
+            storage,
             json,
-        } => list::run(&load(&cli)?, name.as_deref(), storage.as_deref(), json).await,
+        } => list::run(&load(&cli)?, name.as_deref(), storage.as_deref(), *json).await,
         Command::Restore {
-            ref name,
-            ref id,
-            ref to,
+            name,
+            id,
+            to,
             force,
             dry_run,
-            ref storage,
+            storage,
         } => {
-            let args = restore::Args {
-                name,
+            let request = lifeboat::RestoreRequest {
+                source: name,
                 selector: selector(id)?,
                 to: to.as_deref(),
-                force,
-                dry_run,
+                force: *force,
+                dry_run: *dry_run,
                 storage: storage.as_deref(),
             };
-            restore::run(&load(&cli)?, args).await
+            restore::run(&load(&cli)?, &request).await
         }
         Command::Prune {
-            ref name,
+            name,
             dry_run,
-            ref storage,
+            storage,
         } => {
-            let args = prune::Args {
-                name: name.as_deref(),
-                dry_run,
+            let request = lifeboat::PruneRequest {
+                source: name.as_deref(),
+                dry_run: *dry_run,
                 storage: storage.as_deref(),
             };
-            prune::run(&load(&cli)?, args).await
+            prune::run(&load(&cli)?, &request).await
         }
-        Command::Daemon { listen } => daemon::run(&cli.config, listen).await,
-        Command::Status { ref name, json } => {
-            status::run(&load(&cli)?, name.as_deref(), json).await
-        }
+        Command::Daemon { listen } => crate::daemon::run(&cli.config, *listen).await,
+        Command::Status { name, json } => status::run(&load(&cli)?, name.as_deref(), *json).await,
         Command::Verify {
-            ref name,
-            ref id,
+            name,
+            id,
             deep,
-            ref storage,
+            storage,
             json,
         } => {
-            let args = verify::Args {
-                name: name.as_deref(),
+            let request = lifeboat::VerifyRequest {
+                source: name.as_deref(),
                 selector: id
                     .as_deref()
                     .map(selector)
                     .transpose()?
                     .unwrap_or(Selector::Latest),
-                deep,
+                deep: *deep,
                 storage: storage.as_deref(),
-                json,
             };
-            verify::run(&load(&cli)?, args).await
+            verify::run(&load(&cli)?, &request, *json).await
         }
     }
 }
 
-fn load(cli: &Cli) -> Result<Config, CliError> {
-    Ok(Config::load(&cli.config)?)
+/// The config of `cli`, with the terminal's progress bars and warnings.
+fn load(cli: &Cli) -> Result<Lifeboat, CliError> {
+    let config = Config::load(&cli.config)?;
+    Ok(Lifeboat::new(config).with_observer(Arc::new(Terminal)))
 }
 
 fn selector(id: &str) -> Result<Selector, CliError> {
     if id == "latest" {
         return Ok(Selector::Latest);
     }
-    id.parse()
-        .map(Selector::Id)
-        .map_err(|e| CliError::usage(format!("--id: {e}")))
+    id.parse().map(Selector::Id).map_err(CliError::BadId)
 }
 
-/// The sources a command acts on: the named ones (each must exist), or all.
-fn select_sources<'a>(
-    config: &'a Config,
-    names: &[String],
-) -> Result<Vec<&'a SourceConfig>, CliError> {
-    if names.is_empty() {
-        return Ok(config.sources.iter().collect());
-    }
-    let mut selected: Vec<&SourceConfig> = Vec::new();
-    for name in names {
-        let source = find_source(config, name)?;
-        if !selected.iter().any(|s| s.name == source.name) {
-            selected.push(source);
-        }
-    }
-    Ok(selected)
-}
-
-fn find_source<'a>(config: &'a Config, name: &str) -> Result<&'a SourceConfig, CliError> {
-    config.source(name).ok_or_else(|| {
-        CliError::usage(format!(
-            "no source named `{name}` in {} (defined: {})",
-            config.path.display(),
-            config
-                .sources
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    })
+/// Prints `value` as pretty JSON on stdout.
+fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value).map_err(CliError::Json)?;
+    crate::output::print(&text);
+    Ok(())
 }

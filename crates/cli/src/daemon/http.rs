@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
-use crate::metrics::Metrics;
+use lifeboat::metrics::Metrics;
 
 /// What the handlers read.
 #[derive(Clone)]

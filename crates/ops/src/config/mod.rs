@@ -1,87 +1,29 @@
-//! The configuration file (DESIGN.md section 3): TOML, `${VAR}` expansion, unknown keys
-//! refused with their line, names and references checked, relative paths resolved against the
-//! config file's folder (so `cron` runs from any directory behave the same).
+//! The configuration file (README, "Configuration"): TOML, `${VAR}` expansion, unknown keys
+//! refused with their line, names and references checked, schedules and durations parsed,
+//! relative paths resolved against the config file's folder (so `cron` runs from any
+//! directory behave the same). A config that loads is valid (ARCHITECTURE.md,
+//! "Configuration").
 
+mod daemon;
+mod encryption;
+mod error;
 mod expand;
 mod sources;
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use backup_core::transform::Compression;
 use indexmap::IndexMap;
 use lifeboat_sinks::StorageConfig;
-
-use crate::notify::NotifyConfig;
 use serde::Deserialize;
 
+use crate::notify::NotifyConfig;
+
+pub use daemon::{DaemonConfig, LocksConfig};
+pub use encryption::EncryptionConfig;
+pub use error::ConfigError;
 pub use expand::UnsetVariable;
 pub use sources::{PruneWhen, SourceConfig};
-
-/// A config that cannot be used; the CLI exits with 2.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file cannot be read.
-    #[error("cannot read config {path}: {error}")]
-    Read {
-        /// The file.
-        path: String,
-        /// Why.
-        #[source]
-        error: std::io::Error,
-    },
-    /// Not valid TOML, an unknown key, a wrong type (the message carries the line).
-    #[error("config {path}: {error}")]
-    Parse {
-        /// The file.
-        path: String,
-        /// The parser's error, with line and column.
-        #[source]
-        error: Box<toml::de::Error>,
-    },
-    /// An unset `${VAR}`.
-    #[error("config {path}: {error}")]
-    Unset {
-        /// The file.
-        path: String,
-        /// Which variable, in which key.
-        #[source]
-        error: UnsetVariable,
-    },
-    /// Valid TOML that does not make a valid config.
-    #[error("config {path}{}: {message}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
-    Invalid {
-        /// The file.
-        path: String,
-        /// The line it concerns, when known.
-        line: Option<usize>,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-/// The `[encryption]` table. `Debug` never shows the passphrase.
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EncryptionConfig {
-    /// Public `age1...` recipients; backup needs only these.
-    #[serde(default)]
-    pub recipients: Vec<String>,
-    /// The age identity file (private key), needed to restore and verify.
-    pub identity_file: Option<PathBuf>,
-    /// A passphrase, instead of (or besides) recipients; use `${VAR}`, never a literal.
-    pub passphrase: Option<String>,
-}
-
-impl fmt::Debug for EncryptionConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EncryptionConfig")
-            .field("recipients", &self.recipients)
-            .field("identity_file", &self.identity_file)
-            .field("passphrase", &self.passphrase.as_ref().map(|_| "***"))
-            .finish()
-    }
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,58 +41,6 @@ struct RawConfig<S> {
     daemon: DaemonConfig,
     #[serde(default)]
     locks: LocksConfig,
-}
-
-/// The `[locks]` table.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LocksConfig {
-    /// A lock older than this is taken over whatever its host (default `"6h"`); a lock whose
-    /// process is gone on this host is taken over at once.
-    #[serde(default, deserialize_with = "lifeboat_edge::duration::legacy_months")]
-    pub stale_after: Option<lifeboat_edge::HumanDuration>,
-}
-
-/// The `[daemon]` table: how `lifeboat daemon` runs the schedules.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DaemonConfig {
-    /// Where `/metrics`, `/healthz` and `/readyz` are served (default loopback only).
-    #[serde(default = "default_listen")]
-    pub listen: std::net::SocketAddr,
-    /// How many sources may run at once (default 2).
-    #[serde(default = "default_max_concurrent")]
-    pub max_concurrent: usize,
-    /// A random delay of up to this many seconds before each scheduled run (default 0).
-    #[serde(default)]
-    pub jitter_seconds: u64,
-    /// On SIGTERM/SIGINT, how long running backups may take to finish before they are aborted
-    /// (an aborted backup leaves no manifest). Default 60.
-    #[serde(default = "default_grace")]
-    pub shutdown_grace_seconds: u64,
-}
-
-impl Default for DaemonConfig {
-    fn default() -> Self {
-        Self {
-            listen: default_listen(),
-            max_concurrent: default_max_concurrent(),
-            jitter_seconds: 0,
-            shutdown_grace_seconds: default_grace(),
-        }
-    }
-}
-
-fn default_listen() -> std::net::SocketAddr {
-    std::net::SocketAddr::from(([127, 0, 0, 1], 9898))
-}
-
-fn default_max_concurrent() -> usize {
-    2
-}
-
-fn default_grace() -> u64 {
-    60
 }
 
 /// A loaded, validated configuration.

@@ -1,13 +1,15 @@
 //! `[[sources]]` entries: the keys every source has, then the options of its kind.
 
 use std::path::Path;
-
 use std::sync::Arc;
 
 use backup_core::retention::KeepOptions;
 use backup_core::store::{ConfigureError, ConfiguredStore};
 use lifeboat_edge::HumanDuration;
 use serde::Deserialize;
+
+use crate::schedule::Schedule;
+use crate::stores;
 
 /// When a source's retention is applied.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -20,7 +22,8 @@ pub enum PruneWhen {
     AfterBackup,
 }
 
-/// Keys every `[[sources]]` table has; the rest belongs to its kind.
+/// Keys every `[[sources]]` table has; the rest belongs to its kind. Schedules stay text
+/// here and are parsed in [`RawSource::resolve`], where the error gets the table's line.
 #[derive(Debug, Clone, Deserialize)]
 pub(super) struct RawSource {
     name: String,
@@ -47,16 +50,16 @@ pub struct SourceConfig {
     pub store: Arc<dyn ConfiguredStore>,
     /// The storages it goes to (default: the first storage).
     pub storage: Vec<String>,
-    /// Cron schedule for `lifeboat daemon` (not used by this version yet).
-    pub schedule: Option<String>,
+    /// When `lifeboat daemon` backs it up.
+    pub schedule: Option<Schedule>,
     /// Retention policy for `lifeboat prune`; none keeps everything.
     pub retention: Option<KeepOptions>,
     /// Whether `backup` prunes the source after a success.
     pub prune: PruneWhen,
     /// How old the newest backup may be before `status` calls the source stale.
     pub max_age: Option<HumanDuration>,
-    /// Cron schedule of restore drills (`verify` of the latest backup) in `lifeboat daemon`.
-    pub verify_schedule: Option<String>,
+    /// When `lifeboat daemon` runs its restore drill (`verify --deep` of the latest backup).
+    pub verify_schedule: Option<Schedule>,
     /// The line of its `[[sources]]` table.
     pub line: usize,
 }
@@ -67,7 +70,7 @@ impl RawSource {
     pub(super) fn check_shape(&self) -> Result<(), String> {
         let context =
             |e: ConfigureError| format!("source `{}` (kind {}): {e}", self.name, self.kind);
-        let Some(store) = crate::registry::store(&self.kind) else {
+        let Some(store) = stores::store(&self.kind) else {
             return Ok(());
         };
         let options = toml::Value::Table(self.options.clone());
@@ -89,11 +92,11 @@ impl RawSource {
             ));
         }
         let context = |e: ConfigureError| format!("source `{name}` (kind {}): {e}", self.kind);
-        let Some(descriptor) = crate::registry::store(&self.kind) else {
+        let Some(descriptor) = stores::store(&self.kind) else {
             return Err(format!(
                 "source `{name}`: unknown kind `{}` (expected {})",
                 self.kind,
-                crate::registry::STORES
+                stores::STORES
                     .iter()
                     .map(|s| s.kind())
                     .collect::<Vec<_>>()
@@ -105,11 +108,13 @@ impl RawSource {
             .configure(&mut <dyn erased_serde::Deserializer>::erase(options), base)
             .map_err(context)?
             .into();
-        if let Some(schedule) = &self.schedule {
-            schedule.parse::<croner::Cron>().map_err(|e| {
-                format!("source `{name}`: schedule `{schedule}` is not a cron pattern: {e}")
-            })?;
-        }
+        let schedule = |key: &str, text: Option<String>| {
+            text.map(|text| text.parse::<Schedule>())
+                .transpose()
+                .map_err(|e| format!("source `{name}`: {key} {e}"))
+        };
+        let backup_schedule = schedule("schedule", self.schedule)?;
+        let verify_schedule = schedule("verify_schedule", self.verify_schedule)?;
         if let Some(twice) = self
             .storage
             .iter()
@@ -127,11 +132,11 @@ impl RawSource {
             name,
             store,
             storage,
-            schedule: self.schedule,
+            schedule: backup_schedule,
             retention: self.retention,
             prune: self.prune,
             max_age: self.max_age,
-            verify_schedule: self.verify_schedule,
+            verify_schedule,
             line: 0,
         })
     }

@@ -1,26 +1,12 @@
-//! Taking a source's lock for a command (backup, prune, restore): exit 11 names the holder.
+//! Taking a source's lock for an operation (backup, prune, restore).
 
 use std::sync::Arc;
 
-use backup_core::lock::{acquire, LockError, LockGuard, LockOptions};
+use backup_core::lock::{acquire, LockGuard, LockOptions};
 use backup_core::Sink;
 
 use crate::config::Config;
-use crate::exit::{CliError, Exit};
-
-impl From<LockError> for CliError {
-    fn from(error: LockError) -> Self {
-        let exit = match &error {
-            LockError::Held { .. } => Exit::Locked,
-            LockError::Storage(inner) => Exit::of(inner),
-            _ => Exit::Failure,
-        };
-        Self {
-            exit,
-            error: error.into(),
-        }
-    }
-}
+use crate::OpError;
 
 /// Takes the lock of `source` in every storage of `sinks` for `operation`.
 pub async fn lock(
@@ -28,7 +14,7 @@ pub async fn lock(
     sinks: &[Arc<dyn Sink>],
     source: &str,
     operation: &str,
-) -> Result<LockGuard, CliError> {
+) -> Result<LockGuard, OpError> {
     let mut options = LockOptions::default();
     if let Some(stale_after) = &config.locks.stale_after {
         options.stale_after = stale_after.as_time();

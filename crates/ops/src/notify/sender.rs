@@ -1,10 +1,11 @@
 //! Delivering notifications: one POST per target, with a timeout, retried with backoff on
 //! network errors, 429 and 5xx; a 4xx other than 429 is not retried (the request is wrong).
 
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use lifeboat_edge::deprecation::renamed;
+use lifeboat_edge::{HumanDuration, Secret};
 use serde::Deserialize;
 
 use super::{BackupEvent, EventKind};
@@ -22,24 +23,60 @@ pub enum NotifyKind {
     Slack,
 }
 
-/// One `[[notify]]` entry. `Debug` never shows the URL: webhook URLs are secrets.
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One `[[notify]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "RawNotifyConfig")]
 pub struct NotifyConfig {
     /// `webhook` or `slack`.
     pub kind: NotifyKind,
-    /// The URL to POST to; use `${VAR}`, it is a secret.
-    pub url: String,
+    /// The URL to POST to; use `${VAR}`, it is a secret (a Slack webhook URL is its own
+    /// credential), so it is never shown.
+    pub url: Secret,
     /// Which outcomes to send: `failure` (default), `success`, or both.
-    #[serde(default = "default_on")]
     pub on: Vec<EventKind>,
     /// Retries after the first attempt (default 3).
-    #[serde(default = "default_retries")]
     pub retries: u32,
-    /// Seconds one attempt may take (default 10).
-    #[serde(default = "default_timeout")]
-    pub timeout_seconds: u64,
+    /// How long one attempt may take (default `"10s"`).
+    pub timeout: HumanDuration,
 }
+
+/// `[[notify]]` as written, with the names of earlier releases.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotifyConfig {
+    kind: NotifyKind,
+    url: Secret,
+    #[serde(default = "default_on")]
+    on: Vec<EventKind>,
+    #[serde(default = "default_retries")]
+    retries: u32,
+    timeout: Option<HumanDuration>,
+    timeout_seconds: Option<u64>,
+}
+
+impl TryFrom<RawNotifyConfig> for NotifyConfig {
+    type Error = lifeboat_edge::deprecation::BothNames;
+
+    fn try_from(raw: RawNotifyConfig) -> Result<Self, Self::Error> {
+        let timeout = renamed(
+            "timeout_seconds",
+            raw.timeout_seconds,
+            "timeout",
+            raw.timeout,
+            HumanDuration::from_secs,
+        )?;
+        Ok(Self {
+            kind: raw.kind,
+            url: raw.url,
+            on: raw.on,
+            retries: raw.retries,
+            timeout: timeout.unwrap_or(DEFAULT_TIMEOUT),
+        })
+    }
+}
+
+/// How long one attempt may take by default.
+const DEFAULT_TIMEOUT: HumanDuration = HumanDuration::from_secs(10);
 
 fn default_on() -> Vec<EventKind> {
     vec![EventKind::Failure]
@@ -47,22 +84,6 @@ fn default_on() -> Vec<EventKind> {
 
 fn default_retries() -> u32 {
     3
-}
-
-fn default_timeout() -> u64 {
-    10
-}
-
-impl fmt::Debug for NotifyConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NotifyConfig")
-            .field("kind", &self.kind)
-            .field("url", &"***")
-            .field("on", &self.on)
-            .field("retries", &self.retries)
-            .field("timeout_seconds", &self.timeout_seconds)
-            .finish()
-    }
 }
 
 /// Sends events to the configured targets and counts what could not be delivered.
@@ -121,8 +142,8 @@ impl Notifier {
             }
             let sent = self
                 .client
-                .post(&target.url)
-                .timeout(Duration::from_secs(target.timeout_seconds))
+                .post(target.url.expose())
+                .timeout(target.timeout.as_std())
                 .json(body)
                 .send()
                 .await;

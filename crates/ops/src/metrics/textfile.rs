@@ -2,8 +2,9 @@
 //! write.
 
 use std::collections::HashSet;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use lifeboat_edge::staged::StageError;
 
 /// Turns the OpenMetrics text of [`super::Metrics::encode`] into the Prometheus text format
 /// (0.0.4), which is what the node exporter's textfile collector parses: a counter family's
@@ -45,69 +46,12 @@ pub fn to_prometheus_text(openmetrics: &str) -> String {
     text
 }
 
-/// Writes `text` to `path` atomically, for the node exporter's textfile collector: into
-/// `PATH.tmp-<pid>` in the same folder (which the collector ignores: it reads `*.prom`), synced
-/// to disk, then renamed over `path`, so a reader sees the old file or the new one, never half
-/// of one. The file is mode 0644 on Unix (the collector often runs as another user; the
-/// metrics hold no secret). On failure the temp file is removed.
-pub fn write_textfile(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = temp_path(path)?;
-    let result = write_and_sync(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(err) = result {
-        // Best effort: the write failed already, the error says why.
-        let _ = std::fs::remove_file(&tmp);
-        return Err(err);
-    }
-    sync_parent(path);
-    Ok(())
-}
-
-/// `PATH.tmp-<pid>` beside `path`.
-fn temp_path(path: &Path) -> std::io::Result<PathBuf> {
-    let name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("{} names no file", path.display()),
-        )
-    })?;
-    let mut tmp_name = name.to_os_string();
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    Ok(path.with_file_name(tmp_name))
-}
-
-fn write_and_sync(tmp: &Path, text: &str) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o644);
-    }
-    let mut file = options.open(tmp)?;
-    #[cfg(unix)]
-    {
-        // The mode above is filtered by the umask; the collector must be able to read it.
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    file.write_all(text.as_bytes())?;
-    file.sync_all()
-}
-
-/// Syncs the folder so the rename survives a crash (Unix; best effort: the file is in place).
-fn sync_parent(path: &Path) {
-    #[cfg(unix)]
-    {
-        let parent = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        if let Ok(dir) = std::fs::File::open(parent) {
-            let _ = dir.sync_all();
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
+/// Writes `text` to `path` atomically, for the node exporter's textfile collector, through
+/// a staged file beside it (hidden, not `*.prom`, so the collector never reads it half
+/// written), synced, renamed over `path`, the folder synced. Mode 0644: the collector often
+/// runs as another user, and the metrics hold no secret.
+pub fn write_textfile(path: &Path, text: &str) -> Result<(), StageError> {
+    lifeboat_edge::staged::write_atomically(path, text.as_bytes(), 0o644)
 }
 
 #[cfg(test)]
@@ -180,7 +124,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing");
         let err = write_textfile(&missing.join("m.prom"), "a 1\n").unwrap_err();
-        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        let StageError::Io { source, .. } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
         assert!(!missing.exists());
     }
 }

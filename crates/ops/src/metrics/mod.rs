@@ -1,4 +1,5 @@
-//! Prometheus metrics of backups, verifies and notifications (issue 6, "Metrics and health").
+//! Prometheus metrics of backups, verifies and notifications (README, "The daemon and its
+//! metrics").
 //!
 //! [`Metrics`] holds one registry (prometheus-client) with these families, labelled by
 //! `source` unless said otherwise:

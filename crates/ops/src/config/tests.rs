@@ -20,7 +20,13 @@ fn a_full_config_parses_and_resolves_paths() {
     let config = parse(&text).unwrap();
     assert_eq!(config.compression, Compression::Gzip { level: 9 });
     assert_eq!(
-        config.encryption.as_ref().unwrap().passphrase.as_deref(),
+        config
+            .encryption
+            .as_ref()
+            .unwrap()
+            .passphrase
+            .as_ref()
+            .map(lifeboat_edge::Secret::expose),
         Some("s3cr3t")
     );
     assert!(

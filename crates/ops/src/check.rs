@@ -1,0 +1,184 @@
+//! Check: the config is valid (it loaded), the keys fit, and every storage and source
+//! answers. A typed report: the CLI renders it and picks the exit code from
+//! [`CheckReport::healthy`].
+
+use backup_core::transform::Keyring;
+use backup_core::Sink;
+
+use crate::{describe, keys, storage, stores, Lifeboat, OpError};
+
+/// A prefix that holds nothing: listing it proves the storage answers, the bucket exists and
+/// the credentials work, without listing a whole bucket (a `stat` of a missing key cannot tell
+/// a missing bucket from a missing object on S3).
+const PROBE_PREFIX: &str = ".lifeboat-check/";
+
+/// What one line of the check is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// The `[encryption]` settings.
+    Encryption,
+    /// A `[storage.NAME]`.
+    Storage,
+    /// A `[[sources]]` entry.
+    Source,
+}
+
+/// How one item fared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// It works.
+    Ok,
+    /// It works, but something deserves attention.
+    Warn,
+    /// It does not work: backups (or restores) of it would fail.
+    Failed,
+}
+
+/// One checked item.
+#[derive(Debug, Clone)]
+pub struct CheckItem {
+    /// What it is.
+    pub subject: Subject,
+    /// Its name (`-` for the encryption settings).
+    pub name: String,
+    /// How it fared.
+    pub health: Health,
+    /// What was found.
+    pub detail: String,
+}
+
+/// Every checked item.
+#[derive(Debug, Clone, Default)]
+pub struct CheckReport {
+    /// In order: encryption, storages, sources.
+    pub items: Vec<CheckItem>,
+}
+
+impl CheckReport {
+    /// Whether nothing failed (warnings are fine).
+    pub fn healthy(&self) -> bool {
+        self.items.iter().all(|item| item.health != Health::Failed)
+    }
+}
+
+impl Lifeboat {
+    /// Checks everything a backup run needs. `Err` only when `[compression]`/`[encryption]`
+    /// cannot make a transform at all (a config error).
+    pub async fn check(&self) -> Result<CheckReport, OpError> {
+        keys::backup_transforms(self.config())?;
+        let mut items = vec![self.check_encryption()];
+        for name in self.config().storages.keys() {
+            items.push(self.check_storage(name).await);
+        }
+        for source in &self.config().sources {
+            let (health, detail) = match stores::source_of(source) {
+                Err(error) => (Health::Failed, describe(&error)),
+                Ok(dump) => match dump.preflight().await {
+                    Ok(preflight) => (
+                        Health::Ok,
+                        format!(
+                            "{}{}{}",
+                            source.store.kind(),
+                            preflight
+                                .version
+                                .map(|v| format!(" {v}"))
+                                .unwrap_or_default(),
+                            preflight
+                                .estimated_bytes
+                                .map(|b| format!(
+                                    ", about {}",
+                                    bytesize::ByteSize::b(b).display().iec()
+                                ))
+                                .unwrap_or_default()
+                        ),
+                    ),
+                    Err(error) => (Health::Failed, error.to_string()),
+                },
+            };
+            items.push(CheckItem {
+                subject: Subject::Source,
+                name: source.name.clone(),
+                health,
+                detail,
+            });
+        }
+        Ok(CheckReport { items })
+    }
+
+    fn check_encryption(&self) -> CheckItem {
+        let (health, detail) = match &self.config().encryption {
+            None => (Health::Warn, "backups will NOT be encrypted".to_string()),
+            Some(e) if e.passphrase.is_some() => (Health::Ok, "passphrase (scrypt)".to_string()),
+            Some(e) => match &e.identity_file {
+                None => (
+                    Health::Warn,
+                    "no identity_file: backups can be made, but restore and verify need the key"
+                        .to_string(),
+                ),
+                Some(path) => match Keyring::from_identity_file(path) {
+                    Err(error) => (Health::Failed, error.to_string()),
+                    Ok(keyring) => {
+                        let publics: Vec<String> = keyring
+                            .identities()
+                            .iter()
+                            .map(|i| i.to_public().to_string())
+                            .collect();
+                        if e.recipients.iter().any(|r| publics.contains(r)) {
+                            (
+                                Health::Ok,
+                                format!("{} recipient(s), identity matches", e.recipients.len()),
+                            )
+                        } else {
+                            (
+                                Health::Failed,
+                                "identity_file matches none of the recipients: backups could \
+                                 not be restored"
+                                    .to_string(),
+                            )
+                        }
+                    }
+                },
+            },
+        };
+        CheckItem {
+            subject: Subject::Encryption,
+            name: "-".to_string(),
+            health,
+            detail,
+        }
+    }
+
+    async fn check_storage(&self, name: &str) -> CheckItem {
+        let (health, detail) = match storage::open(self.config(), name) {
+            Err(error) => (Health::Failed, describe(&error)),
+            Ok(sink) => match sink.local_root().filter(|root| !root.exists()) {
+                Some(root) => match root.ancestors().skip(1).find(|p| p.exists()) {
+                    Some(parent) if parent.is_dir() => (
+                        Health::Warn,
+                        format!(
+                            "{} does not exist yet: the first backup creates it (is the disk mounted?)",
+                            root.display()
+                        ),
+                    ),
+                    _ => (
+                        Health::Failed,
+                        format!(
+                            "{} cannot be created: a parent is not a folder",
+                            root.display()
+                        ),
+                    ),
+                },
+                None => match sink.list(PROBE_PREFIX).await {
+                    Ok(_) => (Health::Ok, sink.describe()),
+                    Err(error) => (Health::Failed, format!("{}: {error}", sink.describe())),
+                },
+            },
+        };
+        CheckItem {
+            subject: Subject::Storage,
+            name: name.to_string(),
+            health,
+            detail,
+        }
+    }
+}
