@@ -160,3 +160,69 @@ fn unusable_encryption_never_falls_back_to_plaintext() {
         "a backup was written anyway"
     );
 }
+
+#[test]
+fn a_bad_verify_schedule_is_a_config_error_with_its_line() {
+    // It used to pass `check` with exit 0, and the daemon silently never ran the drill.
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        "[[sources]]\nname = \"app\"\nkind = \"sqlite\"\npath = \"a.db\"\nverify_schedule = \"at dawn\"\n",
+    );
+    for verb in ["check", "daemon"] {
+        lifeboat(dir.path()).arg(verb).assert().code(2).stderr(
+            contains("verify_schedule")
+                .and(contains("not a cron pattern"))
+                .and(contains("line 5")),
+        );
+    }
+}
+
+#[test]
+fn durations_take_one_syntax_and_old_names_still_read_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    common::make_db(&dir.path().join("a.db"), 10);
+    let source = "[[sources]]\nname = \"app\"\nkind = \"sqlite\"\npath = \"a.db\"\n";
+    // The old spellings: `*_seconds` integers, and `m` for months in max_age / stale_after.
+    write_config(
+        dir.path(),
+        &format!(
+            "[daemon]\njitter_seconds = 0\nshutdown_grace_seconds = 5\n\n[locks]\nstale_after = \"1m\"\n\n{source}max_age = \"1m\"\n"
+        ),
+    );
+    lifeboat(dir.path())
+        .args(["backup"])
+        .assert()
+        .success()
+        .stderr(
+            contains("`jitter_seconds` is renamed `jitter`")
+                .and(contains(
+                    "`shutdown_grace_seconds` is renamed `shutdown_grace`",
+                ))
+                .and(contains("uses `m` for months")),
+        );
+    // The new spellings read without a warning.
+    write_config(
+        dir.path(),
+        &format!(
+            "[daemon]\njitter = \"0s\"\nshutdown_grace = \"5s\"\n\n[locks]\nstale_after = \"1mo\"\n\n{source}max_age = \"30d\"\n"
+        ),
+    );
+    lifeboat(dir.path())
+        .args(["backup"])
+        .assert()
+        .success()
+        .stderr(contains("deprecated").not());
+    // A bare `m` in a new duration key is ambiguous, and both names at once are refused.
+    for bad in [
+        "[daemon]\nshutdown_grace = \"5m\"\n",
+        "[daemon]\nshutdown_grace = \"5s\"\nshutdown_grace_seconds = 5\n",
+    ] {
+        write_config(dir.path(), &format!("{bad}\n{source}"));
+        lifeboat(dir.path())
+            .arg("check")
+            .assert()
+            .code(2)
+            .stderr(contains("shutdown_grace").and(contains("line")));
+    }
+}

@@ -195,3 +195,45 @@ async fn sighup_reloads_the_config() {
     }
     assert!(terminate(&mut child).success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scheduled_prune_after_backup_logs_and_prints_nothing() {
+    // The daemon used to print the prune plan's table on its stdout after each backup.
+    let dir = tempfile::tempdir().unwrap();
+    make_db(&dir.path().join("app.db"), 20);
+    write_config(
+        dir.path(),
+        "[[sources]]\nname = \"app\"\nkind = \"sqlite\"\npath = \"app.db\"\n\
+         schedule = \"* * * * * *\"\nprune = \"after-backup\"\nretention = { keep_last = 1 }\n",
+    );
+    let port = free_port();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("lifeboat"))
+        .current_dir(dir.path())
+        .env_remove("LIFEBOAT_CONFIG")
+        .args(["daemon", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = get(port, "/metrics")
+            .await
+            .map(|(_, t)| t)
+            .unwrap_or_default();
+        if sample(&text, "lifeboat_backup_success_total").unwrap_or(0.0) >= 3.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no three backups within 20 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let status = terminate(&mut child);
+    assert!(status.success(), "{status:?}");
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stdout.is_empty(), "the daemon printed: {stdout}");
+    assert!(stderr.contains("pruned after the backup"), "{stderr}");
+    // keep_last = 1: at most the newest and one that finished during shutdown remain.
+    assert!(list_json(dir.path(), &[]).len() <= 2);
+}
