@@ -75,3 +75,29 @@ fn the_init_template_sources_are_all_accepted() {
     let sources = &template[template.find("[[sources]]").unwrap()..];
     assert_accepted(&uncomment_options(sources));
 }
+
+#[test]
+fn the_readme_configuration_and_daemon_examples_are_accepted() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let configuration = toml_blocks(&readme, "## Configuration");
+    let daemon = toml_blocks(&readme, "### The daemon and its metrics");
+    let mut text = configuration[0].clone();
+    text.push('\n');
+    text.push_str(&daemon[0]);
+    // The passphrase line is the commented alternative to recipients; the example keeps
+    // recipients, which must then be a real key to be accepted.
+    let key = age::x25519::Identity::generate().to_public().to_string();
+    let text = text.replace("age1...", &key);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lifeboat.toml"), &text).unwrap();
+    let out = lifeboat(dir.path())
+        .env("S3_ACCESS_KEY_ID", "x")
+        .env("S3_SECRET_ACCESS_KEY", "x")
+        .env("BACKUP_WEBHOOK_URL", "http://127.0.0.1:9/hook")
+        .arg("check")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(2), "config refused:\n{text}\n{stderr}");
+    assert!(!stderr.contains("deprecated"), "{stderr}");
+}
