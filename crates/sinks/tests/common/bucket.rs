@@ -1,10 +1,9 @@
-//! Test helpers shared by the S3 tests: a bucket of its own on the local S3-compatible server.
-#![allow(dead_code, clippy::unwrap_used)]
+//! [`TestBucket`]: a bucket of its own on the local S3-compatible server.
 
 use std::time::Duration;
 
 use backup_core::Sink;
-use lifeboat_sinks::{OpendalSink, S3Storage, Secret, StorageConfig};
+use lifeboat_sinks::{OpendalSink, S3Storage, Secret, SecretUrl, StorageConfig};
 use rand::RngCore;
 
 /// A bucket of its own on the test server, removed by [`TestBucket::remove`].
@@ -58,7 +57,7 @@ impl TestBucket {
         StorageConfig::S3(S3Storage {
             bucket: self.name.clone(),
             root: root.map(str::to_owned),
-            endpoint: Some(self.endpoint.clone()),
+            endpoint: Some(SecretUrl::new(self.endpoint.clone())),
             region: Some("us-east-1".to_owned()),
             access_key_id: Some(Secret::new("test")),
             secret_access_key: Some(Secret::new("test")),
