@@ -155,7 +155,7 @@ mod s3 {
             builder = builder.root(root);
         }
         if let Some(endpoint) = &config.endpoint {
-            builder = builder.endpoint(endpoint);
+            builder = builder.endpoint(endpoint.expose());
         }
         if let Some(v) = &config.access_key_id {
             builder = builder.access_key_id(v.expose());
@@ -206,7 +206,7 @@ mod gcs {
             builder = builder.credential(credential.expose());
         }
         if let Some(endpoint) = &config.endpoint {
-            builder = builder.endpoint(endpoint);
+            builder = builder.endpoint(endpoint.expose());
         }
         Ok(Backend {
             access: Access::Remote(finish_remote(name, "gcs", builder)?),
@@ -229,7 +229,7 @@ mod azblob {
     pub(super) fn build(name: &str, config: &AzblobStorage) -> Result<Backend, SinksError> {
         require_non_empty(name, "container", &config.container)?;
         let endpoint = match (&config.endpoint, &config.account_name) {
-            (Some(endpoint), _) => endpoint.clone(),
+            (Some(endpoint), _) => endpoint.expose().to_owned(),
             (None, Some(account)) => format!("https://{account}.blob.core.windows.net"),
             (None, None) => {
                 return Err(SinksError::InvalidConfig {

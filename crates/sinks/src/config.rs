@@ -17,11 +17,12 @@
 //! secret_access_key = "${S3_SECRET_ACCESS_KEY}"
 //! ```
 //!
-//! Secrets ([`Secret`]) never show in `Debug` output, logs or errors: they print as `"***"`.
+//! Secrets ([`Secret`]) never show in `Debug` output, logs or errors: they print as `"***"`;
+//! an `endpoint` ([`SecretUrl`]), which may carry credentials, shows with them removed.
 
 use std::path::PathBuf;
 
-pub use lifeboat_edge::Secret;
+pub use lifeboat_edge::{Secret, SecretUrl};
 use serde::Deserialize;
 
 /// Where backups are stored. The `kind` key picks the backend: `fs`, `s3`, `gcs` or `azblob`.
@@ -82,9 +83,9 @@ pub struct S3Storage {
     #[serde(default)]
     pub root: Option<String>,
     /// The service URL, for S3-compatible servers, e.g. `"http://127.0.0.1:9000"`.
-    /// Default: AWS S3 in `region`.
+    /// Default: AWS S3 in `region`. Treated as a secret (it may carry credentials).
     #[serde(default)]
-    pub endpoint: Option<String>,
+    pub endpoint: Option<SecretUrl>,
     /// The signing region. Default: `"us-east-1"` (what most S3-compatible servers expect).
     #[serde(default)]
     pub region: Option<String>,
@@ -122,9 +123,10 @@ pub struct GcsStorage {
     /// A service-account JSON key, base64-encoded (an alternative to `credential_path`).
     #[serde(default)]
     pub credential: Option<Secret>,
-    /// The service URL. Default: `https://storage.googleapis.com`.
+    /// The service URL. Default: `https://storage.googleapis.com`. Treated as a secret (it may
+    /// carry credentials).
     #[serde(default)]
-    pub endpoint: Option<String>,
+    pub endpoint: Option<SecretUrl>,
 }
 
 /// `kind = "azblob"`: Azure Blob Storage.
@@ -149,9 +151,9 @@ pub struct AzblobStorage {
     #[serde(default)]
     pub sas_token: Option<Secret>,
     /// The service URL. Default: `https://ACCOUNT_NAME.blob.core.windows.net`, which needs
-    /// `account_name`.
+    /// `account_name`. Treated as a secret (it may carry credentials).
     #[serde(default)]
-    pub endpoint: Option<String>,
+    pub endpoint: Option<SecretUrl>,
 }
 
 #[cfg(test)]
@@ -161,7 +163,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_design_s3_example_deserializes() {
+    fn the_readme_s3_example_deserializes() {
         let toml = r#"
             kind = "s3"
             bucket = "backups"
@@ -175,7 +177,10 @@ mod tests {
             panic!("not s3: {config:?}");
         };
         assert_eq!(s3.bucket, "backups");
-        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(
+            s3.endpoint.as_ref().map(SecretUrl::expose),
+            Some("http://127.0.0.1:9000")
+        );
         assert_eq!(s3.region.as_deref(), Some("us-east-1"));
         assert_eq!(s3.access_key_id.as_ref().unwrap().expose(), "AKIA...");
         assert_eq!(s3.secret_access_key.as_ref().unwrap().expose(), "...");
@@ -245,10 +250,17 @@ mod tests {
             access_key_id = "AKIAEXAMPLEKEYID"
             secret_access_key = "very-secret-value"
             session_token = "token-value"
+            endpoint = "https://minio:endpoint-password@s3.internal:9000"
         "#;
         let config: StorageConfig = toml::from_str(toml).unwrap();
         let debug = format!("{config:?} {config:#?}");
-        for secret in ["AKIAEXAMPLEKEYID", "very-secret-value", "token-value"] {
+        assert!(debug.contains("s3.internal"), "{debug}");
+        for secret in [
+            "AKIAEXAMPLEKEYID",
+            "very-secret-value",
+            "token-value",
+            "endpoint-password",
+        ] {
             assert!(!debug.contains(secret), "{debug}");
         }
         assert!(debug.contains("\"***\""), "{debug}");
@@ -259,7 +271,7 @@ mod tests {
             account_name: Some("acct".into()),
             account_key: Some(Secret::new("azure-key")),
             sas_token: Some("sas-token".into()),
-            endpoint: None,
+            endpoint: Some("https://acct:azure-endpoint-key@blob.internal".into()),
         });
         let gcs = StorageConfig::Gcs(GcsStorage {
             bucket: "b".into(),
@@ -269,7 +281,7 @@ mod tests {
             endpoint: None,
         });
         let debug = format!("{azure:?} {gcs:?}");
-        for secret in ["azure-key", "sas-token", "gcs-cred"] {
+        for secret in ["azure-key", "sas-token", "gcs-cred", "azure-endpoint-key"] {
             assert!(!debug.contains(secret), "{debug}");
         }
     }

@@ -49,7 +49,9 @@ mod opendal_sink;
 mod writer;
 
 pub use chunking::chunk_size;
-pub use config::{AzblobStorage, FsStorage, GcsStorage, S3Storage, Secret, StorageConfig};
+pub use config::{
+    AzblobStorage, FsStorage, GcsStorage, S3Storage, Secret, SecretUrl, StorageConfig,
+};
 pub use error::{RequestError, SinksError};
 pub use keys::TMP_DIR_NAME;
 pub use opendal_sink::{OpendalSink, READ_CHUNK_SIZE, READ_CONCURRENCY, WRITE_CONCURRENCY};

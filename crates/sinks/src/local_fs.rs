@@ -1,4 +1,5 @@
-//! Private permissions on a local fs storage (DESIGN §2): directories 0700, files 0600.
+//! Private permissions on a local fs storage (README.md, "What a backup is"): directories 0700,
+//! files 0600.
 //!
 //! Without `unsafe` there is no umask to set, so lifeboat creates every directory itself with
 //! an explicit mode (before OpenDAL would create it with the default 0777 & ~umask), and chmods
@@ -96,15 +97,27 @@ pub async fn link_if_absent(tmp_dir: &Path, target: &Path, data: &[u8]) -> io::R
     match linked {
         Ok(()) => Ok(true),
         Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-        Err(link_err) => match write_new_private(target, data).await {
+        Err(link) => match write_new_private(target, data).await {
             Ok(()) => Ok(true),
             Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-            Err(err) => Err(io::Error::new(
-                err.kind(),
-                format!("{err} (after hard link failed: {link_err})"),
+            Err(create) => Err(io::Error::new(
+                create.kind(),
+                ExclusiveCreateFailed { create, link },
             )),
         },
     }
+}
+
+/// Both ways [`link_if_absent`] creates a file failed: the hard link, then the exclusive
+/// create it falls back to (whose error is the cause).
+#[derive(Debug, thiserror::Error)]
+#[error("{create} (after hard link failed: {link})")]
+struct ExclusiveCreateFailed {
+    /// Why the exclusive create failed.
+    #[source]
+    create: io::Error,
+    /// Why the hard link failed first.
+    link: io::Error,
 }
 
 /// Creates `path` (which must not exist) with mode 0600, writes `data` and syncs it.

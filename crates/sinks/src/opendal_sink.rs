@@ -41,8 +41,9 @@ pub const READ_CONCURRENCY: usize = 2;
 /// - Object stores: multipart uploads with a part size from [`chunk_size`], two parts in
 ///   flight, and OpenDAL's retry layer (exponential backoff with jitter) on every request.
 /// - Local fs: uploads go to `<root>/.lifeboat-tmp/` and are renamed into place on close;
-///   directories are created 0700 and files made 0600 (DESIGN §2). Deleting the last object of
-///   a directory removes the directories that became empty (up to the root).
+///   directories are created 0700 and files made 0600 (README.md, "What a backup is"). Deleting
+///   the last object of a directory removes the directories that became empty (up to the
+///   root).
 pub struct OpendalSink {
     name: String,
     description: String,

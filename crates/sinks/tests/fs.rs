@@ -2,40 +2,26 @@
 #![cfg(feature = "fs")]
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use backup_core::{ObjectMeta, Sink, SinkError, MAX_SMALL_OBJECT};
+use backup_core::{Sink, SinkError, MAX_SMALL_OBJECT};
 use bytes::Bytes;
+use common::{assert_missing, fs_sink, keys, random_bytes, read_all};
 use lifeboat_sinks::{
     FsStorage, OpendalSink, RequestError, SinksError, StorageConfig, TMP_DIR_NAME,
 };
-use rand::{Rng, RngCore, SeedableRng};
-use tokio::io::AsyncReadExt;
-
-fn open(root: &Path) -> OpendalSink {
-    OpendalSink::new(
-        "local",
-        &StorageConfig::Fs(FsStorage {
-            root: root.to_path_buf(),
-        }),
-    )
-    .unwrap()
-}
+use rand::{Rng, SeedableRng};
 
 /// A fresh sink whose root does not exist yet.
 fn fresh() -> (tempfile::TempDir, PathBuf, OpendalSink) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("backups");
-    let sink = open(&root);
+    let sink = fs_sink(&root);
     (dir, root, sink)
-}
-
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut data = vec![0; len];
-    rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut data);
-    data
 }
 
 fn mode(path: &Path) -> u32 {
@@ -47,13 +33,6 @@ fn tmp_entries(root: &Path) -> Vec<PathBuf> {
         .unwrap()
         .map(|entry| entry.unwrap().path())
         .collect()
-}
-
-async fn read_all(sink: &OpendalSink, key: &str) -> Vec<u8> {
-    let mut reader = sink.open_read(key).await.unwrap();
-    let mut out = Vec::new();
-    reader.read_to_end(&mut out).await.unwrap();
-    out
 }
 
 /// Writes `data` in irregular chunks of up to `max_chunk` bytes, without closing.
@@ -68,12 +47,6 @@ async fn write_chunks(writer: &mut dyn backup_core::SinkWriter, data: &[u8], max
             .unwrap();
         rest = &rest[n..];
     }
-}
-
-fn keys(objects: &[ObjectMeta]) -> Vec<&str> {
-    let mut keys: Vec<&str> = objects.iter().map(|o| o.key.as_str()).collect();
-    keys.sort_unstable();
-    keys
 }
 
 fn assert_refused(result: Result<impl std::fmt::Debug, SinkError>, op: &str) {
@@ -157,7 +130,7 @@ async fn an_existing_root_is_used_as_is_and_the_temp_folder_made_private() {
     )
     .unwrap();
 
-    let sink = open(&root);
+    let sink = fs_sink(&root);
     // Opening and reading touch nothing...
     assert!(sink.list("").await.unwrap().is_empty());
     assert_eq!(mode(&root.join(TMP_DIR_NAME)), 0o755);
@@ -173,7 +146,7 @@ async fn an_existing_root_is_used_as_is_and_the_temp_folder_made_private() {
 async fn reads_never_create_anything() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("not-mounted/backups");
-    let sink = open(&root);
+    let sink = fs_sink(&root);
     let err = sink.list("app/").await.unwrap_err().to_string();
     assert!(err.contains("does not exist"), "{err}");
     assert!(sink.stat("app/x").await.unwrap().is_none());
@@ -192,7 +165,7 @@ async fn reads_never_create_anything() {
     let copied = dir.path().join("copied");
     std::fs::create_dir_all(copied.join("app")).unwrap();
     std::fs::write(copied.join("app/obj"), b"data").unwrap();
-    let sink = open(&copied);
+    let sink = fs_sink(&copied);
     assert_eq!(sink.list("").await.unwrap().len(), 1);
     assert_eq!(&sink.get("app/obj").await.unwrap()[..], b"data");
     assert!(
@@ -340,12 +313,7 @@ async fn stat_delete_get_and_read_semantics() {
     let (_dir, root, sink) = fresh();
     let key = "orders/a/manifest.json";
 
-    assert_eq!(sink.stat(key).await.unwrap(), None);
-    assert!(matches!(sink.get(key).await, Err(SinkError::NotFound { key: k }) if k == key));
-    assert!(matches!(
-        sink.open_read(key).await,
-        Err(SinkError::NotFound { .. })
-    ));
+    assert_missing(&sink, key).await;
     sink.delete(key).await.unwrap();
 
     sink.put(key, Bytes::from_static(b"{\"id\":1}"))

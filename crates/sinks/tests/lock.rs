@@ -4,7 +4,6 @@
 //! `LIFEBOAT_REQUIRE_SERVICES=1`).
 #![allow(clippy::unwrap_used)]
 
-#[cfg(feature = "s3")]
 mod common;
 
 use std::sync::Arc;
@@ -12,17 +11,8 @@ use std::sync::Arc;
 use backup_core::lock::{self, LockOptions, PutIfAbsent};
 use backup_core::Sink;
 use bytes::Bytes;
-use lifeboat_sinks::{FsStorage, OpendalSink, StorageConfig, TMP_DIR_NAME};
-
-fn fs_sink(root: &std::path::Path) -> OpendalSink {
-    OpendalSink::new(
-        "local",
-        &StorageConfig::Fs(FsStorage {
-            root: root.to_path_buf(),
-        }),
-    )
-    .unwrap()
-}
+use common::{assert_created_once, fs_sink, listed};
+use lifeboat_sinks::TMP_DIR_NAME;
 
 /// `n` concurrent acquires of one source; each through its own sink built by `make` (as
 /// separate processes would). Returns how many won, after releasing the winners' locks.
@@ -55,27 +45,8 @@ async fn fs_put_if_absent_creates_once_privately_and_leaves_no_temp_file() {
     let root = dir.path().join("backups");
     let sink = fs_sink(&root);
     let key = "orders/lock.json";
-    assert_eq!(
-        sink.put_if_absent(key, Bytes::from_static(b"first"))
-            .await
-            .unwrap(),
-        PutIfAbsent::Created
-    );
-    assert_eq!(
-        sink.put_if_absent(key, Bytes::from_static(b"second"))
-            .await
-            .unwrap(),
-        PutIfAbsent::Exists
-    );
-    assert_eq!(sink.get(key).await.unwrap(), Bytes::from_static(b"first"));
-    let listed: Vec<_> = sink
-        .list("")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
-    assert_eq!(listed, vec![key.to_string()]);
+    assert_created_once(&sink, key).await;
+    assert_eq!(listed(&sink, "").await, vec![key]);
     let temp_entries = std::fs::read_dir(root.join(TMP_DIR_NAME)).unwrap().count();
     assert_eq!(temp_entries, 0);
     #[cfg(unix)]
@@ -144,19 +115,7 @@ async fn s3_put_if_absent_and_concurrent_locks() {
     };
     let sink = bucket.sink(None);
     let key = "orders/k";
-    assert_eq!(
-        sink.put_if_absent(key, Bytes::from_static(b"first"))
-            .await
-            .unwrap(),
-        PutIfAbsent::Created
-    );
-    assert_eq!(
-        sink.put_if_absent(key, Bytes::from_static(b"second"))
-            .await
-            .unwrap(),
-        PutIfAbsent::Exists
-    );
-    assert_eq!(sink.get(key).await.unwrap(), Bytes::from_static(b"first"));
+    assert_created_once(&sink, key).await;
     sink.delete(key).await.unwrap();
 
     for _ in 0..5 {

@@ -2,6 +2,8 @@
 //! no data object, nothing in the temp folder, and earlier backups untouched.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -10,7 +12,6 @@ use backup_core::catalog::list_manifests;
 use backup_core::pipeline::{run_backup, BackupRequest};
 use backup_core::transform::{Compression, Transform};
 use backup_core::Sink;
-use lifeboat_sinks::{FsStorage, OpendalSink, StorageConfig};
 use lifeboat_testing::BytesSource;
 
 /// `len` bytes of a fixed, poorly compressible pattern.
@@ -57,10 +58,7 @@ async fn backup(
 #[tokio::test]
 async fn a_source_failing_midway_leaves_nothing_in_the_fs_storage() {
     let root = tempfile::tempdir().unwrap();
-    let config = StorageConfig::Fs(FsStorage {
-        root: root.path().join("backups"),
-    });
-    let sink: Arc<dyn Sink> = Arc::new(OpendalSink::new("local", &config).unwrap());
+    let sink: Arc<dyn Sink> = Arc::new(common::fs_sink(&root.path().join("backups")));
 
     let good = backup(&sink, &BytesSource::new(pattern(8 << 20)))
         .await

@@ -12,26 +12,11 @@ use std::time::Duration;
 
 use backup_core::{Sink, SinkError, MAX_SMALL_OBJECT};
 use bytes::Bytes;
-use common::TestBucket;
+use common::{assert_missing, listed, random_bytes, read_all, TestBucket};
 use lifeboat_sinks::chunking::{part_count, MIN_CHUNK_SIZE};
-use lifeboat_sinks::{chunk_size, OpendalSink, S3Storage, Secret, StorageConfig};
-use rand::{RngCore, SeedableRng};
-use tokio::io::AsyncReadExt;
+use lifeboat_sinks::{chunk_size, OpendalSink, S3Storage, Secret, SecretUrl, StorageConfig};
 
 const MIB: usize = 1024 * 1024;
-
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut data = vec![0; len];
-    rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut data);
-    data
-}
-
-async fn read_all(sink: &OpendalSink, key: &str) -> Vec<u8> {
-    let mut reader = sink.open_read(key).await.unwrap();
-    let mut out = Vec::new();
-    reader.read_to_end(&mut out).await.unwrap();
-    out
-}
 
 #[tokio::test]
 async fn a_multipart_object_round_trips_and_lists_stats_deletes() {
@@ -76,16 +61,8 @@ async fn a_multipart_object_round_trips_and_lists_stats_deletes() {
     )
     .await
     .unwrap();
-    let mut keys: Vec<String> = sink
-        .list("orders/")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
-    keys.sort();
     assert_eq!(
-        keys,
+        listed(&sink, "orders/").await,
         vec![key, "orders/20240101T020000Z-abcd/manifest.json"]
     );
     let listed = sink
@@ -176,12 +153,7 @@ async fn small_objects_missing_keys_and_a_root_prefix() {
     assert_eq!(sink.describe(), format!("s3://{}/prod/db", bucket.name));
     let key = "orders/a/manifest.json";
 
-    assert_eq!(sink.stat(key).await.unwrap(), None);
-    assert!(matches!(sink.get(key).await, Err(SinkError::NotFound { key: k }) if k == key));
-    assert!(matches!(
-        sink.open_read(key).await,
-        Err(SinkError::NotFound { .. })
-    ));
+    assert_missing(&sink, key).await;
     sink.delete(key).await.unwrap();
     assert!(sink.list("").await.unwrap().is_empty());
 
@@ -198,26 +170,12 @@ async fn small_objects_missing_keys_and_a_root_prefix() {
     assert_eq!(sink.stat(key).await.unwrap().unwrap().size, 8);
 
     // Keys are relative to the root prefix.
-    let mut keys: Vec<String> = sink
-        .list("")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
-    keys.sort();
-    assert_eq!(keys, vec!["orders/a/manifest.json", "orders/b/empty"]);
-    let whole_bucket = bucket.sink(None);
-    let mut raw: Vec<String> = whole_bucket
-        .list("")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
-    raw.sort();
     assert_eq!(
-        raw,
+        listed(&sink, "").await,
+        vec!["orders/a/manifest.json", "orders/b/empty"]
+    );
+    assert_eq!(
+        listed(&bucket.sink(None), "").await,
         vec!["prod/db/orders/a/manifest.json", "prod/db/orders/b/empty"]
     );
 
@@ -302,7 +260,9 @@ fn secrets_stay_out_of_the_description_and_debug() {
     let config = StorageConfig::S3(S3Storage {
         bucket: "backups".to_owned(),
         root: Some("/prod/".to_owned()),
-        endpoint: Some("http://127.0.0.1:9000".to_owned()),
+        endpoint: Some(SecretUrl::new(
+            "http://minio:endpoint-secret@127.0.0.1:9000",
+        )),
         region: None,
         access_key_id: Some(Secret::new("AKIASECRETID")),
         secret_access_key: Some(Secret::new("super-secret-key")),
@@ -312,7 +272,12 @@ fn secrets_stay_out_of_the_description_and_debug() {
     let sink = OpendalSink::new("offsite", &config).unwrap();
     assert_eq!(sink.describe(), "s3://backups/prod");
     let shown = format!("{} {sink:?} {config:?}", sink.describe());
-    for secret in ["AKIASECRETID", "super-secret-key", "session-secret"] {
+    for secret in [
+        "AKIASECRETID",
+        "super-secret-key",
+        "session-secret",
+        "endpoint-secret",
+    ] {
         assert!(!shown.contains(secret), "{shown}");
     }
 }

@@ -9,6 +9,7 @@ use tokio_util::io::SyncIoBridge;
 
 use crate::archive::{read_archive, skip_data, EntryKind};
 use crate::counts::Counts;
+use crate::metadata::FilesMetadata;
 use crate::stream::{feed, settle_reader, CHUNK};
 use crate::FilesError;
 
@@ -37,10 +38,7 @@ impl FormatCheck for FilesCheck {
         input: &mut (dyn AsyncRead + Send + Unpin),
         manifest: &Manifest,
     ) -> Result<Report, StoreError> {
-        if manifest.dump_format != "tar" {
-            return Err(FilesError::WrongFormat(manifest.dump_format.clone()).into());
-        }
-        let expected = Counts::from_metadata(&manifest.metadata)?;
+        let expected = FilesMetadata::of(manifest)?.counts();
         let (writer, reader) = tokio::io::duplex(CHUNK);
         let bridge = SyncIoBridge::new(reader);
         let task = tokio::task::spawn_blocking(move || scan(bridge));

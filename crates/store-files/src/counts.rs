@@ -1,5 +1,7 @@
-//! What an archive holds, as counted on backup (into the manifest) and on restore or check
-//! (compared with the manifest).
+//! What an archive holds, as counted on backup (into the manifest's [`FilesMetadata`]) and on
+//! restore or check (compared with it).
+//!
+//! [`FilesMetadata`]: crate::FilesMetadata
 
 use serde_json::{json, Value};
 
@@ -32,21 +34,6 @@ impl Counts {
             "dirs": self.dirs,
             "symlinks": self.symlinks,
             "bytes": self.bytes,
-        })
-    }
-
-    /// Reads the counts a backup recorded in the manifest's metadata.
-    pub(crate) fn from_metadata(metadata: &Value) -> Result<Counts, FilesError> {
-        let field = |key: &str| {
-            metadata.get(key).and_then(Value::as_u64).ok_or_else(|| {
-                FilesError::ManifestMetadata(format!("it has no unsigned integer `{key}`"))
-            })
-        };
-        Ok(Counts {
-            files: field("files")?,
-            dirs: field("dirs")?,
-            symlinks: field("symlinks")?,
-            bytes: field("bytes")?,
         })
     }
 
@@ -91,15 +78,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_and_compares_metadata() {
+    fn compares_and_describes() {
         let counts = Counts {
             files: 2,
             dirs: 1,
             symlinks: 1,
             bytes: 10,
         };
-        let read = Counts::from_metadata(&counts.to_json());
-        assert!(matches!(read, Ok(read) if read == counts));
         assert!(counts.expect(&counts).is_ok());
         let other = Counts { files: 3, ..counts };
         let err = counts.expect(&other).err().map(|err| err.to_string());
@@ -110,7 +95,6 @@ mod tests {
                  files: the manifest says 3, the archive holds 2"
             )
         );
-        assert!(Counts::from_metadata(&json!({"files": 1})).is_err());
         assert_eq!(counts.describe(), "2 files, 1 dir, 1 symlink");
     }
 }

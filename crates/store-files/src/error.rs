@@ -4,7 +4,9 @@
 use std::io;
 use std::path::PathBuf;
 
-use backup_core::{StoreError, StoreErrorKind};
+use backup_core::{ManifestError, StoreError, StoreErrorKind};
+use lifeboat_edge::staged::StageError;
+use tokio::task::JoinError;
 
 /// An error of the files store.
 ///
@@ -175,13 +177,9 @@ pub enum FilesError {
     #[error("unexpected data after the end of the tar archive")]
     TrailingData,
 
-    /// The manifest's metadata is missing what this store needs.
-    #[error("the manifest's metadata is not a files-store metadata: {0}")]
-    ManifestMetadata(String),
-
-    /// The manifest describes a different dump format.
-    #[error("the manifest's dump format is `{0}`, the files store restores `tar`")]
-    WrongFormat(String),
+    /// The manifest's metadata is not a [`FilesMetadata`](crate::FilesMetadata).
+    #[error(transparent)]
+    ManifestMetadata(ManifestError),
 
     /// The archive's counts differ from the manifest's.
     #[error("the archive does not match its manifest: {0}")]
@@ -230,27 +228,31 @@ pub enum FilesError {
         source: io::Error,
     },
 
-    /// Renaming the restored directory into place failed, and so did putting the previous
-    /// contents back: they are kept beside the target.
-    #[error(
-        "cannot rename the restored directory to `{}` ({source}); its previous contents are \
-         kept in `{}`",
-        target.display(),
-        kept.display()
-    )]
-    SwapFailed {
-        /// The restore target.
-        target: PathBuf,
-        /// Where the previous contents are now.
-        kept: PathBuf,
-        /// The rename's error.
+    /// Staging the restored directory or renaming it into place failed. When the rename
+    /// failed and so did putting the previous contents back, it is
+    /// [`StageError::SwapFailed`], which says where they are kept.
+    #[error(transparent)]
+    Stage(#[from] StageError),
+
+    /// A blocking worker task panicked or was cancelled.
+    #[error("the {task} task failed: {source}")]
+    Task {
+        /// What the task did, e.g. `"tar extractor"`.
+        task: &'static str,
+        /// Why it did not complete.
+        #[source]
+        source: JoinError,
+    },
+
+    /// A blocking reader stopped reading the stream before its end without saying why.
+    #[error("the {task} task failed: it stopped reading the stream early: {source}")]
+    StoppedEarly {
+        /// What the task did, e.g. `"tar reader"`.
+        task: &'static str,
+        /// The error writing into its pipe.
         #[source]
         source: io::Error,
     },
-
-    /// A blocking worker task panicked or was cancelled.
-    #[error("the {0} task failed: {1}")]
-    Task(&'static str, String),
 }
 
 fn entry_suffix(entry: &Option<String>) -> String {
@@ -270,7 +272,6 @@ impl FilesError {
             | FilesError::NoFileName { .. }
             | FilesError::DuplicateName { .. }
             | FilesError::MissingPath { .. }
-            | FilesError::WrongFormat(_)
             | FilesError::TargetNotDir { .. } => StoreErrorKind::Config,
             FilesError::UnsafeEntry { .. }
             | FilesError::ConflictingEntry { .. }
@@ -292,8 +293,9 @@ impl FilesError {
             | FilesError::ReadInput { .. }
             | FilesError::Extract { .. }
             | FilesError::Io { .. }
-            | FilesError::SwapFailed { .. }
-            | FilesError::Task(..) => StoreErrorKind::Failed,
+            | FilesError::Stage(_)
+            | FilesError::Task { .. }
+            | FilesError::StoppedEarly { .. } => StoreErrorKind::Failed,
         }
     }
 

@@ -13,7 +13,7 @@
 //!   paths, `..` and paths below symlinks are refused as corrupt, never silently skipped.
 //! - [`FilesCheck`]: the same checks without writing anything, for `verify`.
 //!
-//! The manifest metadata a backup records:
+//! The manifest metadata a backup records is a [`FilesMetadata`]:
 //!
 //! ```json
 //! {"files": 12, "dirs": 3, "symlinks": 1, "bytes": 48213,
@@ -25,31 +25,7 @@
 //! ```
 //! use backup_core::{RestoreOptions, Source, Target};
 //! use store_files::{FilesSource, FilesTarget};
-//! # fn manifest(metadata: serde_json::Value) -> backup_core::Manifest {
-//! #     let now = time::OffsetDateTime::now_utc();
-//! #     backup_core::Manifest {
-//! #         format: backup_core::MANIFEST_FORMAT.into(),
-//! #         id: backup_core::BackupId::new(now),
-//! #         source: backup_core::SourceRef { name: "config".into(), kind: "files".into() },
-//! #         started_at: now,
-//! #         finished_at: now,
-//! #         duration_ms: 0,
-//! #         host: "example".into(),
-//! #         tool_version: "lifeboat 0.1.0".into(),
-//! #         dump_format: "tar".into(),
-//! #         artifact: backup_core::Artifact {
-//! #             key: "config/x/data.tar".into(),
-//! #             raw_bytes: 0,
-//! #             stored_bytes: 0,
-//! #             raw_sha256: String::new(),
-//! #             stored_sha256: String::new(),
-//! #         },
-//! #         transforms: vec![],
-//! #         metadata,
-//! #         contains_password_hashes: false,
-//! #     }
-//! # }
-//!
+//! # use lifeboat_testing::manifest;
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let dir = tempfile::tempdir()?;
@@ -65,7 +41,7 @@
 //! // The pipeline normally hands restore the manifest written at backup time.
 //! let target = FilesTarget::new(dir.path().join("restored"));
 //! let report = target
-//!     .restore(&mut &tar[..], &manifest(metadata), &RestoreOptions::default())
+//!     .restore(&mut &tar[..], &manifest("files", "tar", metadata), &RestoreOptions::default())
 //!     .await?;
 //! assert_eq!(report.summary, format!("restored 1 file, 1 dir, 0 symlinks to {}", target.describe()));
 //! assert!(dir.path().join("restored/config/app.toml").exists());
@@ -80,6 +56,7 @@ mod check;
 mod counts;
 mod entry_path;
 mod error;
+mod metadata;
 mod options;
 mod source;
 mod store;
@@ -89,6 +66,7 @@ mod walk;
 
 pub use check::FilesCheck;
 pub use error::FilesError;
+pub use metadata::FilesMetadata;
 pub use options::FilesOptions;
 pub use source::FilesSource;
 pub use store::{Files, DESCRIPTOR, FORMAT, FORMATS, KIND};

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-/// The options of a `kind = "files"` source (the keys of its `[[sources]]` table).
+/// The options of a `kind = "files"` source (the keys of its `[[sources]]` table besides the
+/// common ones); unknown keys are errors. A files backup has no place of its own to restore
+/// to: `lifeboat restore` needs `--to DIR`.
 ///
 /// ```toml
 /// [[sources]]
@@ -17,10 +19,13 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct FilesOptions {
     /// Files and folders to archive; each becomes a top-level entry named after itself
-    /// (`./config` → `config/...`). Relative paths are relative to the config file's folder.
-    /// At least one.
+    /// (`./config` → `config/...`), so no two may end in the same name. Relative paths are
+    /// relative to the config file's folder. At least one.
     pub paths: Vec<PathBuf>,
-    /// Glob patterns to leave out, matched against relative paths and file names.
+    /// Glob patterns to leave out, matched against paths relative to their configured path
+    /// (`sub/cache`) and against file names (`*.tmp`); `*` also matches `/`. An excluded
+    /// folder is not descended into; the configured paths themselves are never excluded.
+    /// Default: none.
     #[serde(default)]
     pub exclude: Vec<String>,
 }

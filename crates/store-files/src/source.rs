@@ -15,6 +15,7 @@ use tokio::io::AsyncWrite;
 use tokio_util::io::SyncIoBridge;
 
 use crate::counts::Counts;
+use crate::metadata::FilesMetadata;
 use crate::stream::{drain_into, settle_writer, CHUNK};
 use crate::walk::{build_excludes, walk, Item, ItemKind, Root};
 use crate::FilesError;
@@ -77,13 +78,8 @@ impl FilesSource {
         &self.inner.exclude
     }
 
-    fn metadata(&self, counts: Counts) -> Value {
-        let mut metadata = counts.to_json();
-        if let Value::Object(fields) = &mut metadata {
-            fields.insert("paths".into(), json!(self.display_paths()));
-            fields.insert("exclude".into(), json!(self.inner.exclude));
-        }
-        metadata
+    fn metadata(&self, counts: Counts) -> FilesMetadata {
+        FilesMetadata::new(counts, self.display_paths(), self.inner.exclude.clone())
     }
 
     fn display_paths(&self) -> Vec<String> {
@@ -126,8 +122,8 @@ impl Source for FilesSource {
         })
     }
 
-    /// Streams the tar archive into `out` (never shut down) and returns the metadata:
-    /// `{"files", "dirs", "symlinks", "bytes", "paths", "exclude"}`.
+    /// Streams the tar archive into `out` (never shut down) and returns the metadata
+    /// ([`FilesMetadata`]).
     async fn backup(
         &self,
         out: &mut (dyn AsyncWrite + Send + Unpin),
@@ -145,10 +141,7 @@ impl Source for FilesSource {
             bytes = counts.bytes,
             "files backup streamed"
         );
-        Ok(backup_core::Dumped {
-            metadata: self.metadata(counts),
-            contains_password_hashes: false,
-        })
+        backup_core::Dumped::new(&self.metadata(counts))
     }
 }
 

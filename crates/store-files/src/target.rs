@@ -9,24 +9,26 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use backup_core::{Manifest, Report, RestoreOptions, StoreError, Target};
 use filetime::FileTime;
+use lifeboat_edge::staged::{Replace, StagedDir};
 use tar::Entry;
-use tempfile::TempDir;
 use tokio::io::AsyncRead;
 use tokio_util::io::SyncIoBridge;
 
 use crate::archive::{read_archive, Checked, EntryKind};
 use crate::counts::Counts;
 use crate::entry_path::ancestors;
+use crate::metadata::FilesMetadata;
 use crate::stream::{feed, joined, settle_reader, CHUNK};
 use crate::FilesError;
 
 /// Restores a files backup into a directory.
 ///
 /// The archive is extracted into a staging directory created beside the target
-/// (`.lifeboat-restore-XXXXXX`), from a stream read to its EOF and checked (safe paths only,
-/// counts equal to the manifest's) before anything is renamed into place. An entry with an
-/// absolute path, a `..` component or a path below a symlink fails the restore as corrupt:
-/// nothing is ever written outside the staging directory. Modes and mtimes are restored
+/// (`.<name>.lifeboat-XXXXXX`, a [`StagedDir`]), from a stream read to its EOF and checked
+/// (safe paths only, counts equal to the manifest's) before anything is renamed into place;
+/// an existing target is moved aside first and removed only once the new one is in place. An
+/// entry with an absolute path, a `..` component or a path below a symlink fails the restore
+/// as corrupt: nothing is ever written outside the staging directory. Modes and mtimes are restored
 /// (directories' after their contents); owners are not.
 ///
 /// The target directory itself ends up with the permissions of the directory it replaces, or
@@ -77,10 +79,7 @@ impl Target for FilesTarget {
         manifest: &Manifest,
         options: &RestoreOptions,
     ) -> Result<Report, StoreError> {
-        if manifest.dump_format != "tar" {
-            return Err(FilesError::WrongFormat(manifest.dump_format.clone()).into());
-        }
-        let expected = Counts::from_metadata(&manifest.metadata)?;
+        let expected = FilesMetadata::of(manifest)?.counts();
         let force = options.force;
 
         let dir = self.dir.clone();
@@ -154,21 +153,18 @@ fn parent_of(dir: &Path) -> &Path {
 }
 
 /// Creates the staging directory beside the target (and the target's parents if missing).
-fn make_staging(dir: &Path) -> Result<TempDir, FilesError> {
+fn make_staging(dir: &Path) -> Result<StagedDir, FilesError> {
     let parent = parent_of(dir);
     fs::create_dir_all(parent)
         .map_err(|source| FilesError::io("create the parent directory", parent, source))?;
-    tempfile::Builder::new()
-        .prefix(".lifeboat-restore-")
-        .tempdir_in(parent)
-        .map_err(|source| FilesError::io("create a staging directory in", parent, source))
+    Ok(StagedDir::beside(dir)?)
 }
 
 /// Removes a staging directory after a failure (best effort: the error at hand matters more).
-async fn discard(staging: TempDir) {
+async fn discard(staging: StagedDir) {
     let path = staging.path().to_path_buf();
-    let outcome = tokio::task::spawn_blocking(move || staging.close()).await;
-    if !matches!(outcome, Ok(Ok(()))) {
+    let outcome = tokio::task::spawn_blocking(move || drop(staging)).await;
+    if outcome.is_err() || path.exists() {
         tracing::warn!(path = %path.display(), "could not remove the staging directory");
     }
 }
@@ -289,53 +285,19 @@ fn finish_dirs(mut dirs: Vec<DirStamp>) -> Result<(), FilesError> {
 }
 
 /// Renames the staging directory into place. An existing target (empty, or anything with
-/// `force`) is moved aside first and removed last; if the final rename fails, it is put back.
-fn swap_into_place(staging: TempDir, target: &Path, force: bool) -> Result<(), FilesError> {
-    let existing = match fs::symlink_metadata(target) {
-        Ok(meta) => Some(meta),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => None,
-        Err(source) => return Err(FilesError::io("inspect the restore target", target, source)),
-    };
-    let Some(existing) = existing else {
-        fs::rename(staging.path(), target)
-            .map_err(|source| FilesError::io("rename the staging directory to", target, source))?;
-        let _ = staging.keep();
-        return Ok(());
-    };
-    // The same rule as `prepare`, in case the target changed during the restore.
-    check_target(target, force)?;
-    fs::set_permissions(staging.path(), existing.permissions())
-        .map_err(|source| FilesError::io("set the permissions of", staging.path(), source))?;
-
-    let aside = tempfile::Builder::new()
-        .prefix(".lifeboat-old-")
-        .tempdir_in(parent_of(target))
-        .map_err(|source| FilesError::io("create a directory beside", target, source))?;
-    let old = aside.path().join("old");
-    fs::rename(target, &old)
-        .map_err(|source| FilesError::io("move aside the existing target", target, source))?;
-    if let Err(source) = fs::rename(staging.path(), target) {
-        if fs::rename(&old, target).is_err() {
-            // Keep the old data where it is, and say where.
-            return Err(FilesError::SwapFailed {
-                target: target.to_path_buf(),
-                kept: aside.keep().join("old"),
-                source,
-            });
+/// `force`) gives the new one its permissions, is moved aside, and removed once the new one is
+/// in place; if that rename fails, it is put back ([`StagedDir::commit`]).
+fn swap_into_place(staging: StagedDir, target: &Path, force: bool) -> Result<(), FilesError> {
+    match fs::symlink_metadata(target) {
+        Ok(existing) => {
+            // The same rule as `prepare`, in case the target changed during the restore.
+            check_target(target, force)?;
+            fs::set_permissions(staging.path(), existing.permissions()).map_err(|source| {
+                FilesError::io("set the permissions of", staging.path(), source)
+            })?;
         }
-        return Err(FilesError::io(
-            "rename the staging directory to",
-            target,
-            source,
-        ));
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(source) => return Err(FilesError::io("inspect the restore target", target, source)),
     }
-    let _ = staging.keep();
-    if let Err(err) = aside.close() {
-        tracing::warn!(
-            target = %target.display(),
-            error = %err,
-            "restored, but the previous contents could not be fully removed"
-        );
-    }
-    Ok(())
+    Ok(staging.commit(Replace::Always)?)
 }

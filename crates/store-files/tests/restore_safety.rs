@@ -9,8 +9,11 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use backup_core::{FormatCheck, Manifest, RestoreOptions, StoreErrorKind, Target};
+use backup_core::pipeline::{run_check, run_restore, RestoreRequest};
+use backup_core::transform::Keyring;
+use backup_core::{ErrorClass, FormatCheck, Manifest, RestoreOptions, StoreErrorKind, Target};
 use common::{backup, counts, leftovers, manifest, write_file, FailingReader};
+use lifeboat_testing::MemorySink;
 use store_files::{FilesCheck, FilesTarget};
 use tokio::io::AsyncRead;
 
@@ -83,6 +86,31 @@ async fn force_replaces_a_non_empty_target() {
     assert!(!dir.join("old.txt").exists());
     assert_eq!(fs::read(dir.join("etc/app.conf")).unwrap(), b"new = true\n");
     assert_eq!(fs::read(dir.join("etc/big.bin")).unwrap().len(), 300_000);
+    assert!(leftovers(dir.parent().unwrap()).is_empty());
+}
+
+#[tokio::test]
+async fn the_target_keeps_the_mode_of_the_directory_it_replaces_or_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o7777;
+    let tmp = tempfile::tempdir().unwrap();
+    let (tar, manifest) = fixture(tmp.path()).await;
+
+    let fresh = tmp.path().join("out/fresh");
+    FilesTarget::new(&fresh)
+        .restore(&mut &tar[..], &manifest, &RestoreOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(mode(&fresh), 0o700);
+
+    let dir = existing_target(tmp.path());
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o750)).unwrap();
+    FilesTarget::new(&dir)
+        .restore(&mut &tar[..], &manifest, &FORCE)
+        .await
+        .unwrap();
+    assert_eq!(mode(&dir), 0o750);
+    assert!(dir.join("etc/app.conf").is_file());
     assert!(leftovers(dir.parent().unwrap()).is_empty());
 }
 
@@ -248,11 +276,29 @@ async fn counts_that_differ_from_the_manifest_are_corrupt() {
         .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Corrupt);
 
+    // The pipeline refuses another format before reading a byte: the storage does not even
+    // hold the backup's data, which reading would report instead.
     let mut other_format = wrong;
     other_format.dump_format = "sqlite-db".into();
-    let err = FilesTarget::new(tmp.path().join("out/x"))
-        .restore(&mut &tar[..], &other_format, &RestoreOptions::default())
+    let storage = MemorySink::new("memory");
+    let keyring = Keyring::new();
+    let request = RestoreRequest {
+        sink: &storage,
+        manifest: &other_format,
+        keyring: &keyring,
+        progress: None,
+    };
+    let target = FilesTarget::new(tmp.path().join("out/x"));
+    let err = run_restore(&request, &target, &RestoreOptions::default())
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), StoreErrorKind::Config);
+    assert!(
+        matches!(err, backup_core::Error::UnsupportedDumpFormat { .. }),
+        "{err}"
+    );
+    assert_eq!(err.class(), ErrorClass::Config);
+    let err = run_check(&request, &FilesCheck::new()).await.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Config, "{err}");
+    assert!(!target.dir().exists());
+    assert!(leftovers(&tmp.path().join("out")).is_empty());
 }

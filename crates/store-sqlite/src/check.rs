@@ -8,8 +8,7 @@ use tokio::io::AsyncRead;
 
 use crate::error::{SqliteError, Step};
 use crate::files::{private_temp_dir, remove_temp_dir};
-use crate::metadata::Expected;
-use crate::target::check_dump_format;
+use crate::metadata::SqliteMetadata;
 use crate::verify::{stage_stream, verify_file};
 
 /// Checks that a stream is a sound SQLite database matching its manifest: header magic,
@@ -40,8 +39,7 @@ impl SqliteCheck {
         input: &mut (dyn AsyncRead + Send + Unpin),
         manifest: &Manifest,
     ) -> Result<Report, SqliteError> {
-        check_dump_format(manifest)?;
-        let expected = Expected::from_metadata(&manifest.metadata)?;
+        let expected = SqliteMetadata::of(manifest)?;
         let dir = private_temp_dir(self.temp_dir.as_deref())?;
         let path = dir.path().join("verify.db");
         let mut options = std::fs::OpenOptions::new();
@@ -54,11 +52,11 @@ impl SqliteCheck {
         let file = options
             .open(&path)
             .map_err(|err| SqliteError::io(Step::Stage, &path, err))?;
-        let bytes = stage_stream(input, file, &path).await?;
+        let bytes = stage_stream(input, &mut tokio::fs::File::from_std(file), &path).await?;
 
         // The task owns the directory while SQLite reads from it.
         let (dir, verified) = tokio::task::spawn_blocking(move || {
-            let verified = verify_file(&path, &expected);
+            let verified = verify_file(&path, expected.as_ref());
             (dir, verified)
         })
         .await

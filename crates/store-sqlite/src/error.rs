@@ -5,7 +5,8 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use backup_core::{StoreError, StoreErrorKind};
+use backup_core::{ManifestError, StoreError, StoreErrorKind};
+use lifeboat_edge::staged::StageError;
 use rusqlite::ErrorCode;
 
 /// The step of a backup, restore or check an error happened in.
@@ -161,10 +162,10 @@ pub enum SqliteError {
     },
 
     /// The manifest metadata is not of the shape this store writes.
-    #[error("the manifest metadata is not SQLite store metadata: {reason}")]
+    #[error(transparent)]
     BadManifest {
         /// What is wrong with it.
-        reason: String,
+        source: ManifestError,
     },
 
     /// The restore target exists (or has leftover `-wal`/`-journal` files) and `--force` was not
@@ -190,12 +191,9 @@ pub enum SqliteError {
         path: PathBuf,
     },
 
-    /// The manifest's dump format is not `sqlite-db`.
-    #[error("this backup's dump format is `{found}`, not `sqlite-db`: it cannot be restored as a SQLite database")]
-    WrongDumpFormat {
-        /// The manifest's `dump_format`.
-        found: String,
-    },
+    /// Staging the restored file beside the target, or renaming it into place, failed.
+    #[error(transparent)]
+    Stage(#[from] StageError),
 
     /// The restore target is a directory, not a file path.
     #[error("restore target {} is a directory; give the path of a database file", path.display())]
@@ -225,8 +223,7 @@ fn rows_text(rows: Option<u64>) -> String {
 impl SqliteError {
     /// The [`StoreErrorKind`] this error maps to (and so the CLI's exit code).
     ///
-    /// - `Config`: a missing source file, a path that is not a database, a directory as target,
-    ///   a backup of another dump format;
+    /// - `Config`: a missing source file, a path that is not a database, a directory as target;
     /// - `TargetNotEmpty`: the target (or a leftover journal of it) exists and `--force` was not
     ///   given;
     /// - `Corrupt`: the artifact is not a sound SQLite database or does not match its manifest
@@ -237,8 +234,7 @@ impl SqliteError {
         match self {
             SqliteError::SourceMissing { .. }
             | SqliteError::NotADatabase { .. }
-            | SqliteError::TargetIsDirectory { .. }
-            | SqliteError::WrongDumpFormat { .. } => StoreErrorKind::Config,
+            | SqliteError::TargetIsDirectory { .. } => StoreErrorKind::Config,
             SqliteError::TargetExists { .. } | SqliteError::StaleJournal { .. } => {
                 StoreErrorKind::TargetNotEmpty
             }

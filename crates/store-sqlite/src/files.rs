@@ -118,7 +118,6 @@ pub(crate) fn open_private_copy(path: &Path, step: Step) -> Result<Connection, S
 /// `file://<percent-encoded absolute path>?immutable=1`. The empty authority keeps a path
 /// starting with `//` a path.
 fn immutable_uri(absolute: &Path) -> OsString {
-    let mut uri = String::from("file://");
     #[cfg(unix)]
     let bytes = {
         use std::os::unix::ffi::OsStrExt;
@@ -133,15 +132,10 @@ fn immutable_uri(absolute: &Path) -> OsString {
             format!("/{text}").into_bytes()
         }
     };
-    for byte in bytes {
-        if byte.is_ascii_alphanumeric() || b"/-._~:".contains(&byte) {
-            uri.push(char::from(byte));
-        } else {
-            uri.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    uri.push_str("?immutable=1");
-    OsString::from(uri)
+    OsString::from(format!(
+        "file://{}?immutable=1",
+        lifeboat_edge::percent::encode_path(&bytes)
+    ))
 }
 
 /// Checks the 16-byte header magic of a staged file.
@@ -154,19 +148,6 @@ pub(crate) fn check_magic(path: &Path) -> Result<(), SqliteError> {
         Ok(()) => Err(SqliteError::BadMagic),
         Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => Err(SqliteError::BadMagic),
         Err(err) => Err(SqliteError::io(Step::Integrity, path, err)),
-    }
-}
-
-/// Makes a rename in `dir` durable (Unix); elsewhere a no-op.
-pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        std::fs::File::open(dir)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        Ok(())
     }
 }
 

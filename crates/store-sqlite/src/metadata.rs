@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use backup_core::Manifest;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
@@ -18,27 +19,38 @@ use crate::error::{SqliteError, Step};
 ///  "user_version": 7, "tables": {"accounts": 10, "orders": 1234},
 ///  "indexes": 2, "views": 1, "triggers": 0, "virtual_tables": 0}
 /// ```
+///
+/// A restore or check reads it back from the manifest and compares the copy's `tables`
+/// and `size_bytes` with it: those two are required (every version of this store wrote
+/// them), the descriptive fields take their defaults when missing, so older manifests read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SqliteMetadata {
     /// The version of the SQLite library that made the copy.
+    #[serde(default)]
     pub sqlite_version: String,
     /// `PRAGMA page_size` of the copy.
+    #[serde(default)]
     pub page_size: u64,
     /// `PRAGMA page_count` of the copy.
+    #[serde(default)]
     pub page_count: u64,
     /// The copy's size in bytes (the raw dump size).
     pub size_bytes: u64,
     /// `PRAGMA user_version` (applications use it as their schema version).
+    #[serde(default)]
     pub user_version: i64,
     /// Exact row count of every user table (`sqlite_%` internal tables and virtual tables
     /// excluded; the rows of a virtual table such as FTS5 live in its shadow tables, which are
     /// ordinary tables and are counted).
     pub tables: BTreeMap<String, u64>,
     /// Number of indexes, automatic ones (`sqlite_autoindex_%`) excluded.
+    #[serde(default)]
     pub indexes: u64,
     /// Number of views.
+    #[serde(default)]
     pub views: u64,
     /// Number of triggers.
+    #[serde(default)]
     pub triggers: u64,
     /// Number of virtual tables (not in `tables`: counting them needs their module).
     #[serde(default)]
@@ -46,6 +58,15 @@ pub struct SqliteMetadata {
 }
 
 impl SqliteMetadata {
+    /// The metadata a backup recorded in `manifest`, or `None` for a manifest without any
+    /// (`null`), which a restore then checks without row counts.
+    /// Fails with [`SqliteError::BadManifest`] when the metadata is not of this shape.
+    pub(crate) fn of(manifest: &Manifest) -> Result<Option<Self>, SqliteError> {
+        manifest
+            .metadata_as::<Option<Self>>()
+            .map_err(|source| SqliteError::BadManifest { source })
+    }
+
     /// Reads the metadata of the database open on `conn` (whose file is `path`, which must
     /// not change meanwhile) at `step`.
     pub(crate) fn read(conn: &Connection, path: &Path, step: Step) -> Result<Self, SqliteError> {
@@ -96,46 +117,6 @@ impl SqliteMetadata {
     }
 }
 
-/// What a restore or check compares the copy against: the parts of the manifest metadata it
-/// can check. Missing fields are not checked (e.g. a manifest written without metadata).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Expected {
-    /// Row count per table.
-    pub tables: Option<BTreeMap<String, u64>>,
-    /// Size of the raw dump.
-    pub size_bytes: Option<u64>,
-}
-
-impl Expected {
-    /// Extracts the checkable fields from the manifest's metadata.
-    pub(crate) fn from_metadata(metadata: &serde_json::Value) -> Result<Self, SqliteError> {
-        let bad = |reason: &str| SqliteError::BadManifest {
-            reason: reason.to_string(),
-        };
-        let object = match metadata {
-            serde_json::Value::Null => return Ok(Self::default()),
-            serde_json::Value::Object(object) => object,
-            _ => return Err(bad("it is not a JSON object")),
-        };
-        let tables = match object.get("tables") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(value) => Some(
-                serde_json::from_value::<BTreeMap<String, u64>>(value.clone())
-                    .map_err(|_| bad("`tables` is not a map of table name to row count"))?,
-            ),
-        };
-        let size_bytes = match object.get("size_bytes") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(value) => Some(
-                value
-                    .as_u64()
-                    .ok_or_else(|| bad("`size_bytes` is not a byte count"))?,
-            ),
-        };
-        Ok(Self { tables, size_bytes })
-    }
-}
-
 /// `sqlite_%` with `_` escaped: SQLite's own objects (`sqlite_sequence`, `sqlite_stat1`,
 /// `sqlite_autoindex_…`), and only those.
 const NOT_INTERNAL: &str = r"name NOT LIKE 'sqlite\_%' ESCAPE '\'";
@@ -180,21 +161,21 @@ mod tests {
     }
 
     #[test]
-    fn expected_from_metadata() {
-        let none = Expected::from_metadata(&serde_json::Value::Null).unwrap_or_default();
-        assert_eq!(none, Expected::default());
+    fn metadata_reads_from_a_manifest() {
+        let read = |metadata| {
+            SqliteMetadata::of(&lifeboat_testing::manifest("sqlite", "sqlite-db", metadata))
+        };
+        assert_eq!(read(serde_json::Value::Null).unwrap(), None);
 
+        // An older manifest: no `virtual_tables`, nor (hand-written) the descriptive fields.
         let json = serde_json::json!({"tables": {"a": 3}, "size_bytes": 4096, "other": true});
-        let expected = Expected::from_metadata(&json).ok();
-        assert_eq!(
-            expected,
-            Some(Expected {
-                tables: Some(BTreeMap::from([("a".to_string(), 3)])),
-                size_bytes: Some(4096),
-            })
-        );
+        let metadata = read(json).unwrap().unwrap();
+        assert_eq!(metadata.tables, BTreeMap::from([("a".to_string(), 3)]));
+        assert_eq!((metadata.size_bytes, metadata.virtual_tables), (4096, 0));
 
-        let bad = serde_json::json!({"tables": ["a"]});
-        assert!(Expected::from_metadata(&bad).is_err());
+        let err = read(serde_json::json!({"tables": ["a"], "size_bytes": 1})).unwrap_err();
+        assert!(matches!(err, SqliteError::BadManifest { .. }), "{err}");
+        let err = read(serde_json::json!({"size_bytes": 1})).unwrap_err();
+        assert!(err.to_string().contains("tables"), "{err}");
     }
 }

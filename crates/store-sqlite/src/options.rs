@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-/// The options of a `kind = "sqlite"` source (the keys of its `[[sources]]` table).
+/// The options of a `kind = "sqlite"` source (the keys of its `[[sources]]` table besides
+/// the common ones); unknown keys are errors.
 ///
 /// ```toml
 /// [[sources]]
@@ -15,7 +16,8 @@ use serde::Deserialize;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SqliteOptions {
-    /// The database file; a relative path is relative to the config file's folder. Backed
-    /// up with SQLite's online backup API, so other processes may keep writing to it.
+    /// The database file; a relative path is relative to the config file's folder. It is
+    /// opened read-only and never created. Backed up with SQLite's online backup API, so other
+    /// processes may keep writing to it; restored to this path unless `--to` names another.
     pub path: PathBuf,
 }

@@ -86,7 +86,7 @@ impl Source for SqliteSource {
         out: &mut (dyn AsyncWrite + Send + Unpin),
     ) -> Result<backup_core::Dumped, StoreError> {
         // The online backup API writes into a destination *database*, so this is the one place
-        // lifeboat needs a temporary file: a full copy in a private (0700) directory, removed
+        // a backup needs a temporary file: a full copy in a private (0700) directory, removed
         // when `temp_dir` drops, on every path including errors, panics and cancellation.
         let temp_dir = private_temp_dir(self.temp_dir.as_deref())?;
         let snapshot = temp_dir.path().join(SNAPSHOT_NAME);

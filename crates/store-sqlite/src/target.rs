@@ -7,16 +7,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use backup_core::{Manifest, Report, RestoreOptions, StoreError, Target};
-use tempfile::NamedTempFile;
+use lifeboat_edge::staged::{Replace, StageError, StagedFile};
 use tokio::io::AsyncRead;
 
 use crate::error::{SqliteError, Step};
-use crate::files::sync_dir;
-use crate::metadata::Expected;
+use crate::metadata::SqliteMetadata;
 use crate::verify::{stage_stream, verify_file, Verified};
 
-/// The dump format this store writes and restores.
-pub(crate) const DUMP_FORMAT: &str = "sqlite-db";
+/// The staged restore's mode: the restored database is private to its owner.
+const STAGE_MODE: u32 = 0o600;
 
 /// The files SQLite keeps beside a database. A `-wal` or `-journal` left beside the restored
 /// file would be replayed into it (a stale WAL applied to a different database corrupts it);
@@ -26,10 +25,10 @@ const SIDECARS: [&str; 3] = ["-wal", "-journal", "-shm"];
 /// Restores a SQLite backup to a database file.
 ///
 /// The stream is written to a hidden staging file *beside* the target (same directory, mode
-/// 0600), read to EOF, fsynced and checked (header, `PRAGMA integrity_check`, row counts and
-/// size against the manifest), and only then renamed over the target, so the target is either
-/// untouched or completely replaced. Missing parent directories are created (mode 0700 on
-/// Unix); they stay if the restore then fails. The restored file keeps the staging file's
+/// 0600; a [`StagedFile`]), read to EOF and checked (header, `PRAGMA integrity_check`, row
+/// counts and size against the manifest), and only then renamed over the target, so the target
+/// is either untouched or completely replaced (the file and its folder are fsynced). Missing
+/// parent directories are created (mode 0700 on Unix); they stay if the restore then fails. The restored file keeps the staging file's
 /// mode, 0600 on Unix (a replaced file's mode and owner are not carried over). A symbolic
 /// link at the target path is replaced by the file, not followed.
 ///
@@ -111,28 +110,16 @@ impl SqliteTarget {
         manifest: &Manifest,
         options: &RestoreOptions,
     ) -> Result<Report, SqliteError> {
-        check_dump_format(manifest)?;
-        let expected = Expected::from_metadata(&manifest.metadata)?;
+        let expected = SqliteMetadata::of(manifest)?;
         self.check_target(options.force)?;
         self.create_parent()?;
 
-        // Beside the target, so the final rename is atomic. NamedTempFile creates it 0600 and
-        // removes it when dropped: on every error, a panic, or if this future is dropped.
-        let file_name = self
-            .path
-            .file_name()
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let staged = tempfile::Builder::new()
-            .prefix(&format!(".{file_name}."))
-            .suffix(".lifeboat-restore")
-            .tempfile_in(self.parent())
-            .map_err(|err| SqliteError::io(Step::Stage, self.parent(), err))?;
-        let file = staged
-            .as_file()
-            .try_clone()
-            .map_err(|err| SqliteError::io(Step::Stage, staged.path(), err))?;
-        let bytes = stage_stream(input, file, staged.path()).await?;
+        // Beside the target, so the final rename is atomic; removed when dropped: on every
+        // error, a panic, or if this future is dropped.
+        let staged = StagedFile::beside(&self.path, STAGE_MODE)?;
+        let mut file = staged.tokio_file()?;
+        let bytes = stage_stream(input, &mut file, staged.path()).await?;
+        drop(file);
 
         // Checking and renaming block; the task owns the staging file. If this future is
         // dropped meanwhile, the task sees `cancelled` and drops (removes) the file instead of
@@ -142,7 +129,7 @@ impl SqliteTarget {
         let target = self.path.clone();
         let force = options.force;
         let (verified, committed) = tokio::task::spawn_blocking(move || {
-            let verified = verify_file(staged.path(), &expected)?;
+            let verified = verify_file(staged.path(), expected.as_ref())?;
             if flag.load(Ordering::SeqCst) {
                 return Err(SqliteError::io(
                     Step::Rename,
@@ -176,10 +163,9 @@ impl Target for SqliteTarget {
 
     async fn prepare(
         &self,
-        manifest: &Manifest,
+        _manifest: &Manifest,
         options: &RestoreOptions,
     ) -> Result<(), StoreError> {
-        check_dump_format(manifest)?;
         self.check_target(options.force)?;
         Ok(())
     }
@@ -191,16 +177,6 @@ impl Target for SqliteTarget {
         options: &RestoreOptions,
     ) -> Result<Report, StoreError> {
         Ok(self.restore_inner(input, manifest, options).await?)
-    }
-}
-
-pub(crate) fn check_dump_format(manifest: &Manifest) -> Result<(), SqliteError> {
-    if manifest.dump_format == DUMP_FORMAT {
-        Ok(())
-    } else {
-        Err(SqliteError::WrongDumpFormat {
-            found: manifest.dump_format.clone(),
-        })
     }
 }
 
@@ -220,13 +196,9 @@ fn sidecars(path: &Path) -> Vec<PathBuf> {
 /// a file that appeared meanwhile. With `force`, the target's `-wal`/`-journal`/`-shm` files
 /// are first moved aside (SQLite would replay a stale WAL or journal into the new file), put
 /// back if the rename fails, and deleted once it succeeded.
-fn commit(staged: NamedTempFile, target: &Path, force: bool) -> Result<Committed, SqliteError> {
+fn commit(staged: StagedFile, target: &Path, force: bool) -> Result<Committed, SqliteError> {
     let staged_path = staged.path().to_path_buf();
-    let parent = target
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
+    let staged_id = file_id(&staged_path);
 
     let mut aside = Vec::new();
     if force {
@@ -246,26 +218,28 @@ fn commit(staged: NamedTempFile, target: &Path, force: bool) -> Result<Committed
     }
 
     let replaced = target.symlink_metadata().is_ok();
-    let persisted = if force {
-        staged.persist(target)
+    let replace = if force {
+        Replace::Always
     } else {
-        staged.persist_noclobber(target)
+        Replace::Never
     };
-    if let Err(err) = persisted {
-        // `err.file` drops here, removing the staging file.
-        put_back(&aside);
-        return Err(if err.error.kind() == io::ErrorKind::AlreadyExists {
-            SqliteError::TargetExists {
-                path: target.to_path_buf(),
-            }
+    if let Err(err) = staged.commit(replace) {
+        // Only syncing the folder can fail after the rename: the new file is then in place, so
+        // the stale files must go, not come back, and the failed sync is only a warning.
+        if staged_id.is_some() && file_id(target) == staged_id {
+            tracing::warn!(path = %target.display(), error = %err, "could not fsync the restore directory");
         } else {
-            SqliteError::io(Step::Rename, target, err.error)
-        });
+            // The stage is removed by now.
+            put_back(&aside);
+            return Err(match err {
+                StageError::Exists { .. } => SqliteError::TargetExists {
+                    path: target.to_path_buf(),
+                },
+                err => err.into(),
+            });
+        }
     }
 
-    if let Err(err) = sync_dir(&parent) {
-        tracing::warn!(dir = %parent.display(), error = %err, "could not fsync the restore directory");
-    }
     let mut removed = Vec::new();
     for (sidecar, moved) in aside {
         if let Err(err) = std::fs::remove_file(&moved) {
@@ -274,6 +248,24 @@ fn commit(staged: NamedTempFile, target: &Path, force: bool) -> Result<Committed
         removed.push(sidecar);
     }
     Ok(Committed { replaced, removed })
+}
+
+/// The identity of the file at `path` (device and inode), to tell after a failed commit
+/// whether the stage was renamed into place. `None` where it cannot be known (not Unix, where
+/// nothing fails after the rename anyway).
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::symlink_metadata(path)
+            .ok()
+            .map(|meta| (meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 /// What [`commit`] did.

@@ -3,11 +3,12 @@
 
 use std::path::Path;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use lifeboat_edge::copy::CopyError;
+use tokio::io::AsyncRead;
 
 use crate::error::{SqliteError, Step};
-use crate::files::{check_magic, open_private_copy, IO_BUFFER};
-use crate::metadata::{Expected, SqliteMetadata};
+use crate::files::{check_magic, open_private_copy};
+use crate::metadata::SqliteMetadata;
 
 /// How many `integrity_check` messages an error quotes.
 const MAX_MESSAGES: usize = 10;
@@ -50,41 +51,33 @@ impl Verified {
     }
 }
 
-/// Streams `input` to EOF into the already created `file` (at `path`) through one bounded
-/// buffer, then flushes and fsyncs it. Returns the number of bytes written.
+/// Streams `input` to its EOF into `file` (the stage at `path`) through one bounded buffer
+/// and flushes it, telling a failing input (a damaged backup) from a failing disk. Returns the
+/// number of bytes written.
 pub(crate) async fn stage_stream(
     input: &mut (dyn AsyncRead + Send + Unpin),
-    file: std::fs::File,
+    file: &mut tokio::fs::File,
     path: &Path,
 ) -> Result<u64, SqliteError> {
-    let write_err = |source| SqliteError::io(Step::Stage, path, source);
-    let mut file = tokio::fs::File::from_std(file);
-    let mut buffer = vec![0u8; IO_BUFFER];
-    let mut bytes = 0u64;
-    loop {
-        let n = input
-            .read(&mut buffer)
-            .await
-            .map_err(|source| SqliteError::Input {
+    lifeboat_edge::copy::copy(input, file)
+        .await
+        .map_err(|err| match err {
+            CopyError::Read(source) => SqliteError::Input {
                 path: path.to_path_buf(),
                 source,
-            })?;
-        if n == 0 {
-            break;
-        }
-        file.write_all(&buffer[..n]).await.map_err(write_err)?;
-        bytes += n as u64;
-    }
-    file.flush().await.map_err(write_err)?;
-    file.sync_all().await.map_err(write_err)?;
-    Ok(bytes)
+            },
+            CopyError::Write(source) => SqliteError::io(Step::Stage, path, source),
+        })
 }
 
-/// Checks the staged database at `path` against `expected` (blocking: run it in
-/// `spawn_blocking`).
-pub(crate) fn verify_file(path: &Path, expected: &Expected) -> Result<Verified, SqliteError> {
+/// Checks the staged database at `path` against the manifest's metadata, if it has any
+/// (blocking: run it in `spawn_blocking`).
+pub(crate) fn verify_file(
+    path: &Path,
+    expected: Option<&SqliteMetadata>,
+) -> Result<Verified, SqliteError> {
     check_magic(path)?;
-    if let Some(expected_size) = expected.size_bytes {
+    if let Some(expected_size) = expected.map(|expected| expected.size_bytes) {
         let actual = std::fs::metadata(path)
             .map_err(|source| SqliteError::io(Step::Integrity, path, source))?
             .len();
@@ -102,9 +95,9 @@ pub(crate) fn verify_file(path: &Path, expected: &Expected) -> Result<Verified, 
     let metadata = SqliteMetadata::read(&conn, path, Step::Integrity)?;
     drop(conn);
 
-    let counts_checked = match &expected.tables {
-        Some(tables) => {
-            compare_tables(tables, &metadata)?;
+    let counts_checked = match expected {
+        Some(expected) => {
+            compare_tables(&expected.tables, &metadata)?;
             true
         }
         None => {

@@ -7,8 +7,11 @@ mod common;
 use std::io;
 use std::path::Path;
 
-use backup_core::{FormatCheck, RestoreOptions, StoreErrorKind, Target};
+use backup_core::pipeline::{run_check, run_restore, RestoreRequest};
+use backup_core::transform::Keyring;
+use backup_core::{ErrorClass, FormatCheck, RestoreOptions, StoreErrorKind, Target};
 use common::{backup, entries, make_db, manifest, FailingReader};
+use lifeboat_testing::MemorySink;
 use rusqlite::Connection;
 use store_sqlite::{SqliteCheck, SqliteTarget};
 
@@ -295,7 +298,7 @@ async fn a_stream_failing_midway_changes_nothing() {
 
 #[tokio::test]
 async fn a_directory_or_another_format_is_a_config_error() {
-    let (dump, metadata) = sample(1).await;
+    let (_, metadata) = sample(1).await;
     let dir = tempfile::tempdir().unwrap();
     let m = manifest(metadata);
     let err = SqliteTarget::new(dir.path())
@@ -304,13 +307,32 @@ async fn a_directory_or_another_format_is_a_config_error() {
         .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Config);
 
+    // The pipeline refuses another format before reading a byte: the storage does not even
+    // hold the backup's data, which reading would report instead.
     let mut other = m.clone();
     other.dump_format = "pg_dump-custom".to_string();
-    let err = SqliteTarget::new(dir.path().join("x.db"))
-        .restore(&mut &dump[..], &other, &NO_FORCE)
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), StoreErrorKind::Config);
+    let storage = MemorySink::new("memory");
+    let keyring = Keyring::new();
+    let request = RestoreRequest {
+        sink: &storage,
+        manifest: &other,
+        keyring: &keyring,
+        progress: None,
+    };
+    let err = run_restore(
+        &request,
+        &SqliteTarget::new(dir.path().join("x.db")),
+        &FORCE,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, backup_core::Error::UnsupportedDumpFormat { .. }),
+        "{err}"
+    );
+    assert_eq!(err.class(), ErrorClass::Config);
+    let err = run_check(&request, &SqliteCheck::new()).await.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Config, "{err}");
     assert!(entries(dir.path()).is_empty());
 }
 

@@ -1,124 +1,86 @@
-//! Test helpers shared by the S3 tests: a bucket of its own on the local S3-compatible server.
+//! Helpers shared by the sink tests: fs sinks, test data, reading and listing objects, the
+//! `put_if_absent` contract, and (feature `s3`) a bucket of its own on the local
+//! S3-compatible server.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::time::Duration;
+#[cfg(feature = "s3")]
+mod bucket;
 
-use backup_core::Sink;
-use lifeboat_sinks::{OpendalSink, S3Storage, Secret, StorageConfig};
-use rand::RngCore;
+use std::path::Path;
 
-/// A bucket of its own on the test server, removed by [`TestBucket::remove`].
-pub struct TestBucket {
-    /// The server's endpoint.
-    pub endpoint: String,
-    /// The bucket's name.
-    pub name: String,
-    http: reqwest::Client,
+use backup_core::lock::PutIfAbsent;
+use backup_core::{ObjectMeta, Sink, SinkError};
+use bytes::Bytes;
+use lifeboat_sinks::{FsStorage, OpendalSink, StorageConfig};
+use rand::{RngCore, SeedableRng};
+use tokio::io::AsyncReadExt;
+
+#[cfg(feature = "s3")]
+#[allow(unused_imports)] // not every test binary uses it
+pub use bucket::TestBucket;
+
+/// An fs sink named `local` over `root` (which need not exist).
+pub fn fs_sink(root: &Path) -> OpendalSink {
+    OpendalSink::new(
+        "local",
+        &StorageConfig::Fs(FsStorage {
+            root: root.to_path_buf(),
+        }),
+    )
+    .unwrap()
 }
 
-impl TestBucket {
-    /// Creates a bucket, or returns `None` (after a notice) when the server is unreachable.
-    pub async fn create() -> Option<Self> {
-        let endpoint = std::env::var("LIFEBOAT_TEST_S3_ENDPOINT")
-            .unwrap_or_else(|_| "http://127.0.0.1:9000".to_owned());
-        let endpoint = endpoint.trim_end_matches('/').to_owned();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        if let Err(err) = http
-            .get(&endpoint)
-            .timeout(Duration::from_secs(3))
-            .send()
-            .await
-        {
-            lifeboat_testing::service_unavailable(format_args!(
-                "S3 server at {endpoint} unreachable ({err})"
-            ));
-            return None;
-        }
-        let mut suffix = [0u8; 6];
-        rand::thread_rng().fill_bytes(&mut suffix);
-        let hex: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
-        let name = format!("lifeboat-test-{hex}");
-        let response = http.put(format!("{endpoint}/{name}")).send().await.unwrap();
-        assert!(
-            response.status().is_success(),
-            "creating bucket {name}: {}",
-            response.status()
-        );
-        Some(Self {
-            endpoint,
-            name,
-            http,
-        })
-    }
+/// `len` random bytes, the same for the same `seed`.
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut data = vec![0; len];
+    rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut data);
+    data
+}
 
-    pub fn config(&self, root: Option<&str>) -> StorageConfig {
-        StorageConfig::S3(S3Storage {
-            bucket: self.name.clone(),
-            root: root.map(str::to_owned),
-            endpoint: Some(self.endpoint.clone()),
-            region: Some("us-east-1".to_owned()),
-            access_key_id: Some(Secret::new("test")),
-            secret_access_key: Some(Secret::new("test")),
-            session_token: None,
-            virtual_host_style: false,
-        })
-    }
+/// The whole object at `key`, streamed.
+pub async fn read_all(sink: &dyn Sink, key: &str) -> Vec<u8> {
+    let mut reader = sink.open_read(key).await.unwrap();
+    let mut out = Vec::new();
+    reader.read_to_end(&mut out).await.unwrap();
+    out
+}
 
-    pub fn sink(&self, root: Option<&str>) -> OpendalSink {
-        OpendalSink::new("offsite", &self.config(root)).unwrap()
-    }
+/// The keys of `objects`, sorted.
+pub fn keys(objects: &[ObjectMeta]) -> Vec<&str> {
+    let mut keys: Vec<&str> = objects.iter().map(|o| o.key.as_str()).collect();
+    keys.sort_unstable();
+    keys
+}
 
-    /// The `ETag` of an object, from a plain HEAD (moto does not check signatures).
-    pub async fn etag(&self, key: &str) -> String {
-        let response = self
-            .http
-            .head(format!("{}/{}/{key}", self.endpoint, self.name))
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success(), "{}", response.status());
-        response.headers()["etag"]
-            .to_str()
-            .unwrap()
-            .trim_matches('"')
-            .to_owned()
-    }
+/// The keys `sink` lists under `prefix`, sorted.
+pub async fn listed(sink: &dyn Sink, prefix: &str) -> Vec<String> {
+    let objects = sink.list(prefix).await.unwrap();
+    keys(&objects).into_iter().map(str::to_owned).collect()
+}
 
-    /// How many multipart uploads are in progress in the bucket.
-    pub async fn pending_uploads(&self) -> usize {
-        let body = self
-            .http
-            .get(format!("{}/{}?uploads", self.endpoint, self.name))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(body.contains("ListMultipartUploadsResult"), "{body}");
-        body.matches("<UploadId>").count()
-    }
+/// Nothing is at `key`: `stat` says so, `get` and `open_read` fail with `NotFound`.
+pub async fn assert_missing(sink: &dyn Sink, key: &str) {
+    assert_eq!(sink.stat(key).await.unwrap(), None);
+    assert!(matches!(sink.get(key).await, Err(SinkError::NotFound { key: k }) if k == key));
+    assert!(matches!(
+        sink.open_read(key).await,
+        Err(SinkError::NotFound { .. })
+    ));
+}
 
-    /// Deletes every object, then the bucket.
-    pub async fn remove(self) {
-        let sink = self.sink(None);
-        for object in sink.list("").await.unwrap() {
-            sink.delete(&object.key).await.unwrap();
-        }
-        let response = self
-            .http
-            .delete(format!("{}/{}", self.endpoint, self.name))
-            .send()
+/// `put_if_absent` creates `key` once: a second call finds it and leaves the first content.
+pub async fn assert_created_once(sink: &dyn Sink, key: &str) {
+    assert_eq!(
+        sink.put_if_absent(key, Bytes::from_static(b"first"))
             .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "deleting bucket {}: {}",
-            self.name,
-            response.status()
-        );
-    }
+            .unwrap(),
+        PutIfAbsent::Created
+    );
+    assert_eq!(
+        sink.put_if_absent(key, Bytes::from_static(b"second"))
+            .await
+            .unwrap(),
+        PutIfAbsent::Exists
+    );
+    assert_eq!(sink.get(key).await.unwrap(), Bytes::from_static(b"first"));
 }

@@ -9,38 +9,14 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use backup_core::{Artifact, BackupId, Manifest, Source, SourceRef, MANIFEST_FORMAT};
+use backup_core::{Manifest, Source};
 use serde_json::{json, Value};
 use store_files::FilesSource;
 use tokio::io::AsyncWrite;
 
 /// A manifest as the pipeline would write it for a files backup with `metadata`.
 pub fn manifest(metadata: Value) -> Manifest {
-    let now = time::OffsetDateTime::now_utc();
-    Manifest {
-        format: MANIFEST_FORMAT.into(),
-        id: BackupId::new(now),
-        source: SourceRef {
-            name: "config".into(),
-            kind: "files".into(),
-        },
-        started_at: now,
-        finished_at: now,
-        duration_ms: 1,
-        host: "test".into(),
-        tool_version: "lifeboat 0.1.0".into(),
-        dump_format: "tar".into(),
-        artifact: Artifact {
-            key: "config/x/data.tar".into(),
-            raw_bytes: 0,
-            stored_bytes: 0,
-            raw_sha256: String::new(),
-            stored_sha256: String::new(),
-        },
-        transforms: vec![],
-        metadata,
-        contains_password_hashes: false,
-    }
+    lifeboat_testing::manifest("files", "tar", metadata)
 }
 
 /// Metadata with the given counts.
@@ -59,12 +35,13 @@ pub async fn backup(paths: Vec<PathBuf>, exclude: Vec<&str>) -> (Vec<u8>, Value)
     (tar, metadata)
 }
 
-/// Names in `dir` that a restore leaves behind on failure (staging or moved-aside dirs).
+/// Names in `dir` that a restore leaves behind on failure: staging directories
+/// (`.<name>.lifeboat-XXXXXX`) or moved-aside ones (`.lifeboat-old-XXXXXX`).
 pub fn leftovers(dir: &Path) -> Vec<String> {
     fs::read_dir(dir)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with(".lifeboat-"))
+        .filter(|name| name.starts_with('.') && name.contains(".lifeboat-"))
         .collect()
 }
 

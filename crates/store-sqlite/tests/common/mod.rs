@@ -3,37 +3,12 @@
 
 use std::path::Path;
 
-use backup_core::{Artifact, BackupId, Manifest, Source, SourceRef, MANIFEST_FORMAT};
+use backup_core::{Manifest, Source};
 use store_sqlite::SqliteSource;
-use time::OffsetDateTime;
 
 /// A manifest as the pipeline would write it for a `sqlite-db` backup with `metadata`.
 pub fn manifest(metadata: serde_json::Value) -> Manifest {
-    let now = OffsetDateTime::now_utc();
-    Manifest {
-        format: MANIFEST_FORMAT.to_string(),
-        id: BackupId::new(now),
-        source: SourceRef {
-            name: "app".to_string(),
-            kind: "sqlite".to_string(),
-        },
-        started_at: now,
-        finished_at: now,
-        duration_ms: 0,
-        host: "test-host".to_string(),
-        tool_version: "lifeboat test".to_string(),
-        dump_format: "sqlite-db".to_string(),
-        artifact: Artifact {
-            key: "app/x/data.db".to_string(),
-            raw_bytes: 0,
-            stored_bytes: 0,
-            raw_sha256: String::new(),
-            stored_sha256: String::new(),
-        },
-        transforms: Vec::new(),
-        metadata,
-        contains_password_hashes: false,
-    }
+    lifeboat_testing::manifest("sqlite", "sqlite-db", metadata)
 }
 
 /// Backs up `path` into memory.
