@@ -211,14 +211,7 @@ impl ToolRun {
             }
         };
         drop(stdout);
-        let status = child.wait().await.map_err(|source| PostgresError::Io {
-            what: format!("waiting for `{}`", self.display()),
-            source,
-        })?;
-        let stderr = stderr.await?;
-        if !status.success() {
-            return Err(self.failed(status, stderr));
-        }
+        let stderr = self.finish(child, stderr).await?;
         if total == 0 {
             return Err(PostgresError::EmptyDump {
                 command: self.display(),

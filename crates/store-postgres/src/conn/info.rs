@@ -11,9 +11,9 @@ use super::params::split_ssl_params;
 use super::tls::{RootCerts, SslMode, Tls};
 use crate::error::{PostgresError, ServerError, UrlError};
 
-/// The server, user, password and database of a connection. Never printed with its password:
-/// [`ConnInfo::describe`] (and its `Debug`) is `postgres://user@host:port/database`.
-#[derive(Clone)]
+/// The server, user, password and database of a connection. Never printed with its password
+/// (a [`Secret`]): [`ConnInfo::describe`] is `postgres://user@host:port/database`.
+#[derive(Debug, Clone)]
 pub(crate) struct ConnInfo {
     pub(super) host: String,
     pub(super) unix_socket: bool,
@@ -23,13 +23,6 @@ pub(crate) struct ConnInfo {
     database: String,
     pub(super) tls: Tls,
     pub(super) connect_timeout: Duration,
-}
-
-impl std::fmt::Debug for ConnInfo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The description is the connection's identity; the password is in no field shown.
-        f.write_str(&self.describe())
-    }
 }
 
 impl ConnInfo {
