@@ -25,7 +25,7 @@ use backup_core::pipeline::{run_backup, run_check, BackupRequest, RestoreRequest
 use backup_core::transform::{Compression, Keyring, Transform};
 use backup_core::{Sink, Source};
 use lifeboat_sinks::{OpendalSink, StorageConfig};
-use store_postgres::{PostgresDrill, PostgresOptions, PostgresSource};
+use store_postgres::{DumpFormat, PostgresDrill, PostgresOptions, PostgresSource};
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -33,11 +33,11 @@ type BoxError = Box<dyn std::error::Error>;
 async fn main() -> Result<(), BoxError> {
     let url = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".to_string());
-    // The same options as a `kind = "postgres"` table of lifeboat.toml.
-    let options: PostgresOptions = toml::from_str(&format!(
-        "url = {}\nformat = \"custom\"",
-        toml::Value::String(url)
-    ))?;
+    // The same options as a `kind = "postgres"` table of lifeboat.toml would give; the URL
+    // is a secret (it may hold a password) and is only ever shown redacted.
+    let mut options = PostgresOptions::from_url(url);
+    options.format = DumpFormat::Custom;
+    options.connect_timeout = "30s".parse()?;
 
     let dir = tempfile::tempdir()?;
     let storage: StorageConfig = toml::from_str(&format!(

@@ -7,123 +7,32 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use common::{lifeboat, list_json, write_config};
+use lifeboat_testing::postgres::{psql, server_up, TestDb, HOST};
+use lifeboat_testing::{fake_tool, REAL_VERSION};
 use predicates::str::contains;
 
-const HOST: &str = "127.0.0.1";
-const SERVER: &str = "postgres://root@127.0.0.1:5432";
 /// The role `.ci/postgres-auth.sh` makes ask for a scram password.
 const PW_ROLE: &str = "lifeboat_pw_test";
 const PW_SECRET: &str = "lifeboat-pw-test-secret";
 
-/// Runs SQL with psql as root; returns stdout (tuples only).
-fn psql(database: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([
-            "-X",
-            "-q",
-            "-tA",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            HOST,
-            "-U",
-            "root",
-            "-d",
-            database,
-            "-c",
-            sql,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "psql failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+/// A database for one test holding `sql`, dropped at the end (callers checked `server_up`).
+fn create_db(prefix: &str, sql: &str) -> TestDb {
+    let db = TestDb::create(prefix).expect("the server answered server_up");
+    if !sql.is_empty() {
+        db.psql(sql);
+    }
+    db
 }
 
-/// Whether the server answers; panics under LIFEBOAT_REQUIRE_SERVICES=1 when it does not.
-fn server_up() -> bool {
-    let ok = Command::new("psql")
-        .args([
-            "-X", "-tA", "-h", HOST, "-U", "root", "-d", "postgres", "-c", "select 1",
-        ])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        lifeboat_testing::service_unavailable(format_args!(
-            "PostgreSQL at {HOST}:5432 unreachable"
-        ));
-    }
-    ok
-}
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-/// A database for one test, dropped at the end.
-struct Db {
-    name: String,
-}
-
-impl Db {
-    fn named(prefix: &str) -> Db {
-        Db {
-            name: format!(
-                "lbc_{prefix}_{}_{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::SeqCst)
-            ),
-        }
-    }
-
-    fn create(prefix: &str, sql: &str) -> Db {
-        let db = Db::named(prefix);
-        psql("postgres", &format!("CREATE DATABASE \"{}\"", db.name));
-        if !sql.is_empty() {
-            psql(&db.name, sql);
-        }
-        db
-    }
-
-    fn url(&self) -> String {
-        format!("{SERVER}/{}", self.name)
-    }
-
-    fn exists(&self) -> bool {
-        psql(
-            "postgres",
-            &format!(
-                "SELECT count(*) FROM pg_database WHERE datname = '{}'",
-                self.name
-            ),
-        ) == "1"
-    }
-
-    /// Row count and md5 of every row of `table`.
-    fn digest(&self, table: &str) -> String {
-        psql(
-            &self.name,
-            &format!("SELECT count(*) || ' ' || md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {table} t"),
-        )
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args(["-X", "-q", "-h", HOST, "-U", "root", "-d", "postgres", "-c"])
-            .arg(format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ))
-            .output();
-    }
+/// Row count and md5 of every row of `table`.
+fn digest(db: &TestDb, table: &str) -> String {
+    db.psql(&format!(
+        "SELECT count(*) || ' ' || md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {table} t"
+    ))
 }
 
 const DATA: &str = "CREATE TABLE items(id int PRIMARY KEY, body text, doc jsonb); \
@@ -139,7 +48,7 @@ fn backup_verify_deep_and_restore_to_a_new_database() {
     if !server_up() {
         return;
     }
-    let db = Db::create("cli_rt", DATA);
+    let db = create_db("cli_rt", DATA);
     let dir = tempfile::tempdir().unwrap();
     let out = lifeboat(dir.path())
         .args(["keygen", "--output", "key.txt"])
@@ -201,13 +110,13 @@ fn backup_verify_deep_and_restore_to_a_new_database() {
         .code(1)
         .stderr(contains("not empty").or(contains("not empty")));
 
-    let copy = Db::named("cli_rt_copy");
+    let copy = TestDb::named("cli_rt_copy");
     lifeboat(dir.path())
         .args(["restore", "orders", "--to", &copy.url()])
         .assert()
         .success();
-    assert_eq!(db.digest("items"), copy.digest("items"));
-    assert_eq!(db.digest("notes"), copy.digest("notes"));
+    assert_eq!(digest(&db, "items"), digest(&copy, "items"));
+    assert_eq!(digest(&db, "notes"), digest(&copy, "notes"));
     assert_eq!(psql(&copy.name, "SELECT last_value FROM notes_id_seq"), "2");
 }
 
@@ -218,8 +127,8 @@ fn restore_into_a_non_empty_database_without_force_changes_nothing() {
     if !server_up() {
         return;
     }
-    let db = Db::create("cli_ne", DATA);
-    let other = Db::create(
+    let db = create_db("cli_ne", DATA);
+    let other = create_db(
         "cli_ne_dst",
         "CREATE TABLE keep(v text); INSERT INTO keep VALUES ('precious');",
     );
@@ -254,7 +163,7 @@ fn restore_into_a_non_empty_database_without_force_changes_nothing() {
         text.contains("refused") && text.contains("not empty"),
         "{text}"
     );
-    let missing = Db::named("cli_ne_missing");
+    let missing = TestDb::named("cli_ne_missing");
     let out = lifeboat(dir.path())
         .args(["restore", "orders", "--dry-run", "--to", &missing.url()])
         .output()
@@ -314,7 +223,7 @@ fn missing_database_fails_without_a_manifest() {
     if !server_up() {
         return;
     }
-    let missing = Db::named("cli_missing");
+    let missing = TestDb::named("cli_missing");
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), &source("orders", &missing.url(), ""));
     assert_backup_fails(dir.path(), None, "does not exist");
@@ -325,7 +234,7 @@ fn pg_dump_missing_from_path_fails_without_a_manifest() {
     if !server_up() {
         return;
     }
-    let db = Db::create("cli_nodump", DATA);
+    let db = create_db("cli_nodump", DATA);
     let dir = tempfile::tempdir().unwrap();
     let empty_bin = dir.path().join("bin");
     std::fs::create_dir(&empty_bin).unwrap();
@@ -342,33 +251,20 @@ fn pg_dump_killed_midway_fails_without_a_manifest() {
     if !server_up() {
         return;
     }
-    let db = Db::create("cli_killed", DATA);
+    let db = create_db("cli_killed", DATA);
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
-    let real = String::from_utf8(
-        Command::new("sh")
-            .args(["-c", "command -v pg_dump"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_string();
     // A pg_dump that writes the first 100 kB of a real dump, says something on stderr, then
     // dies by SIGKILL: the error carries both the signal and pg_dump's stderr.
-    let wrapper = bin.join("pg_dump");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/bash\nif [ \"$1\" = --version ]; then exec {real} \"$@\"; fi\n\
-             {real} \"$@\" | head -c 100000\necho 'pg_dump: about to be killed' >&2\nkill -9 $$\n"
+    fake_tool(
+        &bin,
+        "pg_dump",
+        &format!(
+            "{REAL_VERSION}\n\"$REAL\" \"$@\" | head -c 100000\n\
+             echo 'pg_dump: about to be killed' >&2\nkill -9 $$"
         ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     write_config(dir.path(), &source("orders", &db.url(), ""));
     assert_backup_fails(dir.path(), Some(&path), "signal: 9");
@@ -380,18 +276,11 @@ fn a_client_older_than_the_server_is_a_clear_error() {
     if !server_up() {
         return;
     }
-    let db = Db::create("cli_old", DATA);
+    let db = create_db("cli_old", DATA);
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
-    let fake = bin.join("pg_dump");
-    std::fs::write(
-        &fake,
-        "#!/bin/sh\necho 'pg_dump (PostgreSQL) 14.11'\nexit 0\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    fake_tool(&bin, "pg_dump", "echo 'pg_dump (PostgreSQL) 14.11'\nexit 0");
     write_config(
         dir.path(),
         &source(
@@ -486,7 +375,7 @@ fn passwords_never_reach_logs_manifests_or_the_process_list() {
     } else {
         ("root", PW_SECRET)
     };
-    let db = Db::named("cli_secret");
+    let db = TestDb::named("cli_secret");
     psql(
         "postgres",
         &format!("CREATE DATABASE \"{}\" OWNER {user}", db.name),
@@ -552,7 +441,7 @@ fn passwords_never_reach_logs_manifests_or_the_process_list() {
         assert!(out.status.success(), "{args:?}: {text}");
         logs.push_str(&text);
     }
-    let copy = Db::named("cli_secret_copy");
+    let copy = TestDb::named("cli_secret_copy");
     let out = lifeboat(dir.path())
         .env("LIFEBOAT_LOG", "debug")
         .env("PG_TEST_PASSWORD", password)
@@ -638,7 +527,7 @@ fn sslmode_require_encrypts_backup_restore_and_drill() {
     if !ssl_on() {
         return;
     }
-    let db = Db::create("cli_tls", DATA);
+    let db = create_db("cli_tls", DATA);
     let dir = tempfile::tempdir().unwrap();
     let url = format!("{}?sslmode=require", db.url());
     write_config(dir.path(), &source("orders", &url, ""));
@@ -678,7 +567,7 @@ fn sslmode_require_encrypts_backup_restore_and_drill() {
         "{text}"
     );
 
-    let copy = Db::named("cli_tls_copy");
+    let copy = TestDb::named("cli_tls_copy");
     lifeboat(dir.path())
         .args([
             "restore",
@@ -688,7 +577,7 @@ fn sslmode_require_encrypts_backup_restore_and_drill() {
         ])
         .assert()
         .success();
-    assert_eq!(db.digest("items"), copy.digest("items"));
+    assert_eq!(digest(&db, "items"), digest(&copy, "items"));
 }
 
 #[test]
@@ -701,7 +590,7 @@ fn sslmode_verify_full_against_an_ip_names_the_host_mismatch() {
         eprintln!("skipping: the server does not use {snakeoil}");
         return;
     }
-    let db = Db::create("cli_tls_full", "");
+    let db = create_db("cli_tls_full", "");
     let dir = tempfile::tempdir().unwrap();
     let url = format!("{}?sslmode=verify-full&sslrootcert={snakeoil}", db.url());
     write_config(dir.path(), &source("orders", &url, ""));
@@ -710,10 +599,85 @@ fn sslmode_verify_full_against_an_ip_names_the_host_mismatch() {
     let url = format!("{}?sslmode=verify-ca", db.url());
     write_config(
         dir.path(),
-        &source("orders", &url, &format!("ssl_root_cert = \"{snakeoil}\"\n")),
+        &source("orders", &url, &format!("tls_ca_file = \"{snakeoil}\"\n")),
     );
     lifeboat(dir.path())
         .args(["backup", "orders"])
         .assert()
         .success();
+    // The old name of `tls_ca_file` still works for this release, with a warning.
+    write_config(
+        dir.path(),
+        &source("orders", &url, &format!("ssl_root_cert = \"{snakeoil}\"\n")),
+    );
+    lifeboat(dir.path())
+        .args(["backup", "orders"])
+        .assert()
+        .success()
+        .stderr(contains("`ssl_root_cert` is renamed `tls_ca_file`"));
+}
+
+#[test]
+fn renamed_keys_still_read_with_a_warning_and_both_names_are_a_config_error() {
+    if !server_up() {
+        return;
+    }
+    let db = create_db("cli_renamed", DATA);
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        &source(
+            "orders",
+            &db.url(),
+            "lock_wait_timeout_secs = 60\nconnect_timeout_secs = 5\n",
+        ),
+    );
+    lifeboat(dir.path())
+        .args(["backup", "orders"])
+        .assert()
+        .success()
+        .stderr(contains(
+            "`lock_wait_timeout_secs` is renamed `lock_wait_timeout`",
+        ))
+        .stderr(contains(
+            "`connect_timeout_secs` is renamed `connect_timeout`",
+        ));
+    write_config(
+        dir.path(),
+        &source(
+            "orders",
+            &db.url(),
+            "lock_wait_timeout = \"1min\"\nconnect_timeout = \"5s\"\n",
+        ),
+    );
+    lifeboat(dir.path())
+        .args(["backup", "orders"])
+        .assert()
+        .success()
+        .stderr(contains("deprecated").not());
+    write_config(
+        dir.path(),
+        &source(
+            "orders",
+            &db.url(),
+            "connect_timeout_secs = 5\nconnect_timeout = \"5s\"\n",
+        ),
+    );
+    lifeboat(dir.path())
+        .arg("check")
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "`connect_timeout_secs` is the old name of `connect_timeout`",
+        ));
+    // A bad option is a config error at load, before anything connects.
+    write_config(
+        dir.path(),
+        &source("orders", &format!("{}?sslmode=verify", db.url()), ""),
+    );
+    lifeboat(dir.path())
+        .arg("check")
+        .assert()
+        .code(2)
+        .stderr(contains("unknown sslmode `verify`"));
 }

@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 
-use crate::conn::{quote_ident, ConnInfo};
+use crate::conn::ConnInfo;
 use crate::error::{PostgresError, Step};
+use crate::sql::quote_ident;
 
 /// Schemas that belong to the system (never dumped, never make a database "non-empty").
 const USER_NAMESPACE: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
@@ -37,7 +38,7 @@ pub(crate) async fn tls_version(
             &[],
         )
         .await
-        .map_err(|e| PostgresError::query(step, conn, &e))?;
+        .map_err(|e| PostgresError::query(step, conn, e))?;
     Ok(row.and_then(|r| r.get::<_, Option<String>>(0)))
 }
 
@@ -53,7 +54,7 @@ pub(crate) async fn server_version(
             &[],
         )
         .await
-        .map_err(|e| PostgresError::query(step, conn, &e))?;
+        .map_err(|e| PostgresError::query(step, conn, e))?;
     let num: i32 = row.get(1);
     Ok((row.get(0), u32::try_from(num).unwrap_or_default()))
 }
@@ -80,7 +81,7 @@ pub(crate) async fn database_facts(
             &[],
         )
         .await
-        .map_err(|e| PostgresError::query(step, conn, &e))?;
+        .map_err(|e| PostgresError::query(step, conn, e))?;
     let size: i64 = row.get(0);
     Ok(DatabaseFacts {
         size_bytes: u64::try_from(size).unwrap_or_default(),
@@ -129,7 +130,7 @@ pub(crate) async fn data_tables(
     let rows = client
         .query(&sql, &[])
         .await
-        .map_err(|e| PostgresError::query(Step::RowCounts, conn, &e))?;
+        .map_err(|e| PostgresError::query(Step::RowCounts, conn, e))?;
     Ok(rows
         .iter()
         .map(|r| Relation {
@@ -218,7 +219,7 @@ pub(crate) async fn resolve_patterns(
                     .await
             }
         }
-        .map_err(|e| PostgresError::query(Step::Tables, conn, &e))?;
+        .map_err(|e| PostgresError::query(Step::Tables, conn, e))?;
         for row in rows {
             let kind: String = row.get(2);
             let relation = Relation {
@@ -249,7 +250,7 @@ pub(crate) async fn row_counts(
         let rows = client
             .query(&sql, &[])
             .await
-            .map_err(|e| PostgresError::query(Step::RowCounts, conn, &e))?;
+            .map_err(|e| PostgresError::query(Step::RowCounts, conn, e))?;
         for row in rows {
             let index: i32 = row.get(0);
             let count: i64 = row.get(1);
@@ -269,7 +270,7 @@ pub(crate) async fn large_objects(client: &Client, conn: &ConnInfo) -> Result<u6
             &[],
         )
         .await
-        .map_err(|e| PostgresError::query(Step::RowCounts, conn, &e))?
+        .map_err(|e| PostgresError::query(Step::RowCounts, conn, e))?
         .get(0);
     Ok(u64::try_from(count).unwrap_or_default())
 }
@@ -345,15 +346,15 @@ pub(crate) async fn schema_hash(client: &Client, conn: &ConnInfo) -> Result<Stri
     client
         .batch_execute("SET search_path TO pg_catalog")
         .await
-        .map_err(|e| PostgresError::query(Step::SchemaHash, conn, &e))?;
+        .map_err(|e| PostgresError::query(Step::SchemaHash, conn, e))?;
     let rows = client
         .query(&sql, &[])
         .await
-        .map_err(|e| PostgresError::query(Step::SchemaHash, conn, &e))?;
+        .map_err(|e| PostgresError::query(Step::SchemaHash, conn, e))?;
     client
         .batch_execute("RESET search_path")
         .await
-        .map_err(|e| PostgresError::query(Step::SchemaHash, conn, &e))?;
+        .map_err(|e| PostgresError::query(Step::SchemaHash, conn, e))?;
     let mut lines: Vec<String> = rows
         .iter()
         .map(|r| r.get::<_, Option<String>>(0).unwrap_or_default())
@@ -401,7 +402,7 @@ pub(crate) async fn user_objects(
     let rows = client
         .query(&sql, &[])
         .await
-        .map_err(|e| PostgresError::query(Step::TargetState, conn, &e))?;
+        .map_err(|e| PostgresError::query(Step::TargetState, conn, e))?;
     let total = rows
         .first()
         .map(|r| u64::try_from(r.get::<_, i64>(1)).unwrap_or_default())
@@ -421,7 +422,7 @@ pub(crate) async fn database_exists(
             &[&name],
         )
         .await
-        .map_err(|e| PostgresError::query(Step::TargetState, conn, &e))?;
+        .map_err(|e| PostgresError::query(Step::TargetState, conn, e))?;
     Ok(row.is_some())
 }
 

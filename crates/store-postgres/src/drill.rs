@@ -5,16 +5,17 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use backup_core::{FormatCheck, Manifest, Report, StoreError};
+use serde::Serialize;
 use tokio::io::AsyncRead;
 
 use crate::bundle::{BundleReader, PartKind};
 use crate::conn::ConnInfo;
 use crate::error::PostgresError;
+use crate::format::ArtifactFormat;
 use crate::metadata::{DatabaseMetadata, PostgresMetadata};
 use crate::options::{DumpFormat, PostgresOptions};
 use crate::restore::Loader;
-use crate::source::conn_for;
-use crate::{FORMAT_BUNDLE, FORMAT_PLAIN};
+use crate::FORMAT_BUNDLE;
 
 /// `verify --deep`: a restore drill. Each database of the backup is restored into
 /// `lifeboat_verify_<backup id>_<random>` (lower-cased, `[a-z0-9_]`, with `_<n>` per database
@@ -31,9 +32,10 @@ pub struct PostgresDrill {
 impl PostgresDrill {
     /// A drill for the source with `options` (no I/O).
     pub fn new(options: &PostgresOptions) -> Result<Self, PostgresError> {
+        options.validate()?;
         Ok(Self {
             options: options.clone(),
-            conn: conn_for(options)?,
+            conn: options.conn()?,
         })
     }
 
@@ -44,7 +46,7 @@ impl PostgresDrill {
         scratch: &ConnInfo,
         format: DumpFormat,
         input: &mut (dyn AsyncRead + Send + Unpin),
-    ) -> Result<serde_json::Value, PostgresError> {
+    ) -> Result<Drilled, PostgresError> {
         // The name carries a random part, so no other drill uses it; should it exist anyway, it
         // can only be a leftover of this very name, never another drill's database.
         loader.drop_database(scratch).await?;
@@ -76,19 +78,22 @@ impl PostgresDrill {
                 });
             }
         }
-        Ok(serde_json::json!({
-            "database": meta.name,
-            "scratch_database": scratch.database(),
-            "tables_compared": comparison.tables_compared,
-            "rows": comparison.rows,
-            "row_counts_match": true,
-            "large_objects": meta.large_objects,
-            "schema_hash": meta.schema_hash,
-            "schema_hash_match": comparison.schema_hash.as_ref().map(|h| Some(h) == meta.schema_hash.as_ref()),
-            "restore_ms": restore_ms,
-            "sslmode": scratch.ssl_mode(),
-            "tls": comparison.tls,
-        }))
+        Ok(Drilled {
+            database: meta.name.clone(),
+            scratch_database: scratch.database().to_string(),
+            tables_compared: comparison.tables_compared,
+            rows: comparison.rows,
+            row_counts_match: true,
+            large_objects: meta.large_objects,
+            schema_hash: meta.schema_hash.clone(),
+            schema_hash_match: comparison
+                .schema_hash
+                .as_ref()
+                .map(|h| Some(h) == meta.schema_hash.as_ref()),
+            restore_ms,
+            sslmode: scratch.ssl_mode(),
+            tls: comparison.tls,
+        })
     }
 
     async fn run(
@@ -96,21 +101,25 @@ impl PostgresDrill {
         input: &mut (dyn AsyncRead + Send + Unpin),
         manifest: &Manifest,
     ) -> Result<Report, PostgresError> {
-        if !crate::FORMATS.contains(&manifest.dump_format.as_str()) {
-            return Err(PostgresError::WrongDumpFormat {
-                found: manifest.dump_format.clone(),
-            });
-        }
-        let metadata = PostgresMetadata::from_value(&manifest.metadata).map_err(|e| {
-            PostgresError::BadManifest {
-                reason: e.to_string(),
-            }
-        })?;
+        let format = ArtifactFormat::of(manifest)?;
+        let metadata: PostgresMetadata = manifest
+            .metadata_as()
+            .map_err(|source| PostgresError::BadManifest { source })?;
         let loader = Loader::new(&self.options);
         let base = scratch_name(&manifest.id.to_string(), &random_suffix());
         let started = Instant::now();
         let mut results = Vec::new();
-        if manifest.dump_format == FORMAT_BUNDLE {
+        if let Some(format) = format.single() {
+            let meta = metadata
+                .databases
+                .first()
+                .ok_or(PostgresError::NoDatabase)?;
+            let scratch = self.conn.with_database(&base);
+            results.push(
+                self.drill_one(&loader, meta, &scratch, format, input)
+                    .await?,
+            );
+        } else {
             let mut reader = BundleReader::new(input);
             let mut index = 0;
             while let Some(header) = reader
@@ -119,9 +128,7 @@ impl PostgresDrill {
                 .map_err(|source| PostgresError::Input { source })?
             {
                 if header.kind == PartKind::Globals {
-                    tokio::io::copy(&mut reader, &mut tokio::io::sink())
-                        .await
-                        .map_err(|source| PostgresError::Input { source })?;
+                    // The next `next_part` skips the part's payload.
                     continue;
                 }
                 let name = header.database.clone().unwrap_or_default();
@@ -135,35 +142,15 @@ impl PostgresDrill {
                     })?;
                 index += 1;
                 let scratch = self.conn.with_database(&format!("{base}_{index}"));
-                let format = DumpFormat::parse(&header.format).unwrap_or_default();
+                let format = DumpFormat::parse(&header.format).unwrap_or(metadata.format);
                 results.push(
                     self.drill_one(&loader, meta, &scratch, format, &mut reader)
                         .await?,
                 );
             }
-        } else {
-            let meta = metadata
-                .databases
-                .first()
-                .ok_or_else(|| PostgresError::BadManifest {
-                    reason: "no database listed".into(),
-                })?;
-            let format = if manifest.dump_format == FORMAT_PLAIN {
-                DumpFormat::Plain
-            } else {
-                DumpFormat::Custom
-            };
-            let scratch = self.conn.with_database(&base);
-            results.push(
-                self.drill_one(&loader, meta, &scratch, format, input)
-                    .await?,
-            );
         }
-        let restore_ms: u64 = results
-            .iter()
-            .filter_map(|r| r["restore_ms"].as_u64())
-            .sum();
-        let rows: u64 = results.iter().filter_map(|r| r["rows"].as_u64()).sum();
+        let restore_ms: u64 = results.iter().map(|r| r.restore_ms).sum();
+        let rows: u64 = results.iter().map(|r| r.rows).sum();
         Ok(Report {
             summary: format!(
                 "restore drill passed: {} database(s), {rows} rows match the manifest, restored in {restore_ms} ms",
@@ -176,6 +163,26 @@ impl PostgresDrill {
             }),
         })
     }
+}
+
+/// One database's drill, as the report's `details.databases[]` shows it.
+#[derive(Debug, Serialize)]
+struct Drilled {
+    /// The backup's database.
+    database: String,
+    /// The scratch database it was restored into (dropped again).
+    scratch_database: String,
+    tables_compared: usize,
+    rows: u64,
+    row_counts_match: bool,
+    large_objects: u64,
+    schema_hash: Option<String>,
+    /// `None` when the backup has no schema hash (a filtered dump).
+    schema_hash_match: Option<bool>,
+    restore_ms: u64,
+    sslmode: &'static str,
+    /// The TLS version of the comparing connection, `None` if unencrypted.
+    tls: Option<String>,
 }
 
 /// Length of the random part of a scratch name.

@@ -3,8 +3,13 @@
 
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
+use std::process::ExitStatus;
 
 use backup_core::{StoreError, StoreErrorKind};
+use lifeboat_edge::tls::TlsError;
+use lifeboat_edge::Scrubbed;
+use tokio_postgres::error::SqlState;
 
 use crate::conn::ConnInfo;
 
@@ -55,13 +60,14 @@ impl fmt::Display for Step {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PostgresError {
-    /// The `url` option is not a usable postgres URL.
-    #[error("invalid postgres URL {url}: {reason}")]
+    /// The `url` option (or a `--to` URL) is not a usable postgres URL.
+    #[error("invalid postgres URL {url}: {problem}")]
     BadUrl {
-        /// The URL without its password.
+        /// The URL without its secrets.
         url: String,
         /// What is wrong.
-        reason: String,
+        #[source]
+        problem: UrlError,
     },
 
     /// Another option is invalid.
@@ -74,32 +80,38 @@ pub enum PostgresError {
     },
 
     /// The server could not be reached or refused the login.
-    #[error("cannot connect to {server}: {message}")]
+    #[error("cannot connect to {server}: {source}{}", hint_suffix(hint))]
     Connect {
         /// The redacted URL.
         server: String,
-        /// What the server or the network said.
-        message: String,
+        /// What the server or the network said (scrubbed of the password; the
+        /// [`ServerError`] stays reachable with `source.find::<ServerError>()`).
+        #[source]
+        source: Scrubbed,
+        /// What to do about a rejected certificate.
+        hint: Option<TlsHint>,
     },
 
     /// TLS could not be set up (root certificate file unreadable or empty).
-    #[error("TLS for {server}: {reason}")]
+    #[error("TLS for {server}: {source}")]
     Tls {
         /// The redacted URL.
         server: String,
         /// What is wrong.
-        reason: String,
+        #[source]
+        source: TlsError,
     },
 
     /// A query failed.
-    #[error("{step} on {server} failed: {message}")]
+    #[error("{step} on {server} failed: {source}")]
     Query {
         /// The step.
         step: Step,
         /// The redacted URL.
         server: String,
         /// What the server said.
-        message: String,
+        #[source]
+        source: ServerError,
     },
 
     /// A client tool could not be started.
@@ -119,8 +131,8 @@ pub enum PostgresError {
         /// The redacted URL.
         server: String,
         /// How it ended.
-        status: String,
-        /// The end of its stderr.
+        status: ExitStatus,
+        /// The end of its stderr (scrubbed of the password).
         stderr: String,
     },
 
@@ -242,11 +254,16 @@ pub enum PostgresError {
     },
 
     /// The manifest metadata is not what this store writes.
-    #[error("the manifest metadata is not postgres store metadata: {reason}")]
+    #[error("the manifest metadata is not postgres store metadata: {source}")]
     BadManifest {
-        /// What is wrong.
-        reason: String,
+        /// Why it does not read.
+        #[source]
+        source: backup_core::ManifestError,
     },
+
+    /// The manifest lists no database.
+    #[error("the manifest lists no database")]
+    NoDatabase,
 
     /// The backup's dump format is not one of this store's.
     #[error("this backup's dump format is `{found}`, which the postgres store cannot restore")]
@@ -271,11 +288,11 @@ fn stderr_suffix(stderr: &str) -> String {
 
 impl PostgresError {
     /// A failed query at `step` on `conn`.
-    pub(crate) fn query(step: Step, conn: &ConnInfo, error: &tokio_postgres::Error) -> Self {
+    pub(crate) fn query(step: Step, conn: &ConnInfo, error: tokio_postgres::Error) -> Self {
         PostgresError::Query {
             step,
             server: conn.describe(),
-            message: pg_message(error),
+            source: ServerError(error),
         }
     }
 
@@ -295,7 +312,8 @@ impl PostgresError {
             PostgresError::RowCounts { .. }
             | PostgresError::SchemaHash { .. }
             | PostgresError::BadDump { .. }
-            | PostgresError::BadManifest { .. } => StoreErrorKind::Corrupt,
+            | PostgresError::BadManifest { .. }
+            | PostgresError::NoDatabase => StoreErrorKind::Corrupt,
             PostgresError::Input { source } if source.kind() == io::ErrorKind::InvalidData => {
                 StoreErrorKind::Corrupt
             }
@@ -310,21 +328,123 @@ impl From<PostgresError> for StoreError {
     }
 }
 
-/// A tokio-postgres error as one line: the server's severity, message and detail for database
-/// errors, otherwise the error and its causes.
-pub(crate) fn pg_message(error: &tokio_postgres::Error) -> String {
-    if let Some(db) = error.as_db_error() {
-        let mut text = format!("{}: {}", db.severity(), db.message());
-        if let Some(detail) = db.detail() {
-            text.push_str(&format!(" ({detail})"));
+fn hint_suffix(hint: &Option<TlsHint>) -> String {
+    hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default()
+}
+
+/// What is wrong with a postgres URL.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// Not a `postgres://` or `postgresql://` URL.
+    #[error("expected postgres://user[:password]@host[:port]/database")]
+    Scheme,
+    /// tokio-postgres cannot read it (scrubbed of the URL's password).
+    #[error("{0}")]
+    Parse(#[source] Scrubbed),
+    /// More than one host.
+    #[error("only one host is supported")]
+    Hosts,
+    /// More than one port.
+    #[error("only one port is supported")]
+    Ports,
+    /// No user in the URL, and none in the environment.
+    #[error("no user in the URL (and neither PGUSER nor USER set)")]
+    NoUser,
+    /// An `sslmode` libpq does not know.
+    #[error(
+        "unknown sslmode `{0}` (expected disable, allow, prefer, require, verify-ca or verify-full)"
+    )]
+    SslMode(String),
+    /// A query parameter's percent-encoding does not decode.
+    #[error("the value of `{key}`: {source}")]
+    Escape {
+        /// The parameter.
+        key: &'static str,
+        /// Why.
+        #[source]
+        source: lifeboat_edge::percent::DecodeError,
+    },
+}
+
+/// What to do about a certificate the handshake rejected, told by the rustls error's type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsHint {
+    /// `verify-full`: the certificate does not name the host connected to.
+    WrongName {
+        /// The host of the URL.
+        host: String,
+    },
+    /// The chain leads to no trusted root.
+    UnknownIssuer {
+        /// The trusted roots' file, when one was given.
+        ca_file: Option<PathBuf>,
+    },
+}
+
+impl fmt::Display for TlsHint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsHint::WrongName { host } => write!(
+                f,
+                "the server's certificate does not name the host `{host}`: connect by a name \
+                 the certificate lists, or use sslmode=verify-ca to check the chain only"
+            ),
+            TlsHint::UnknownIssuer {
+                ca_file: Some(path),
+            } => write!(
+                f,
+                "the server's certificate is not signed by a certificate in {}",
+                path.display()
+            ),
+            TlsHint::UnknownIssuer { ca_file: None } => f.write_str(
+                "the server's certificate is not signed by a root the system trusts: point \
+                 `sslrootcert` (URL) or `tls_ca_file` at the CA certificate (PEM)",
+            ),
         }
-        return text;
     }
-    let mut text = error.to_string();
-    let mut cause = std::error::Error::source(error);
-    while let Some(inner) = cause {
-        text.push_str(&format!(": {inner}"));
-        cause = inner.source();
+}
+
+/// A tokio-postgres error, shown on one line: a server's error as its severity, message and
+/// detail; any other error with its causes. [`ServerError::code`] is the SQLSTATE, for
+/// matching by type rather than by text.
+#[derive(Debug)]
+pub struct ServerError(pub tokio_postgres::Error);
+
+impl ServerError {
+    /// The server's SQLSTATE, when the server reported the error.
+    pub fn code(&self) -> Option<&SqlState> {
+        self.0.code()
     }
-    text
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(db) = self.0.as_db_error() {
+            write!(f, "{}: {}", db.severity(), db.message())?;
+            if let Some(detail) = db.detail() {
+                write!(f, " ({detail})")?;
+            }
+            return Ok(());
+        }
+        write!(f, "{}", self.0)?;
+        let mut cause = std::error::Error::source(&self.0);
+        while let Some(inner) = cause {
+            write!(f, ": {inner}")?;
+            cause = inner.source();
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ServerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        // A server's error is whole in the text above (its `DbError` stays reachable through
+        // `self.0.as_db_error()`); any other error keeps its cause chain.
+        match self.0.as_db_error() {
+            Some(_) => None,
+            None => std::error::Error::source(&self.0),
+        }
+    }
 }

@@ -18,7 +18,7 @@
 //! `PGPASSWORD` in their environment, never their command line; URLs are shown redacted.
 //!
 //! TLS follows libpq's `sslmode` (`disable`, `allow`, `prefer` (default), `require`,
-//! `verify-ca`, `verify-full`) and `sslrootcert` / [`PostgresOptions::ssl_root_cert`]: the
+//! `verify-ca`, `verify-full`) and `sslrootcert` / [`PostgresOptions::tls_ca_file`]: the
 //! in-process connections use rustls (system roots unless a root file is given), the client
 //! tools get `PGSSLMODE` / `PGSSLROOTCERT`, so both check the same. The manifest records the
 //! TLS version the server saw (`tls`).
@@ -43,21 +43,24 @@
 //!
 //! ```no_run
 //! use backup_core::Source;
-//! use store_postgres::{PostgresOptions, PostgresSource};
+//! use lifeboat_edge::Secret;
+//! use store_postgres::{PostgresMetadata, PostgresOptions, PostgresSource};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut options = PostgresOptions::from_url("postgres://backup@127.0.0.1:5432/orders");
-//! options.password = std::env::var("ORDERS_DB_PASSWORD").ok();
+//! options.password = std::env::var("ORDERS_DB_PASSWORD").ok().map(Secret::new);
 //! let source = PostgresSource::new(options)?;
 //! let preflight = source.preflight().await?;
 //! println!("PostgreSQL {:?}, about {:?} bytes", preflight.version, preflight.estimated_bytes);
 //!
 //! // Any tokio AsyncWrite will do; the backup pipeline passes its compressor here.
 //! let mut dump = Vec::new();
-//! let metadata = source.backup(&mut dump).await?.metadata;
+//! let dumped = source.backup(&mut dump).await?;
 //! assert!(dump.starts_with(b"PGDMP"));
-//! println!("row counts: {}", metadata["databases"][0]["tables"]);
+//! // What the manifest records; `manifest.metadata_as::<PostgresMetadata>()` reads it back.
+//! let metadata: PostgresMetadata = serde_json::from_value(dumped.metadata)?;
+//! println!("row counts: {:?}", metadata.databases[0].tables);
 //! # Ok(())
 //! # }
 //! ```
@@ -68,19 +71,22 @@ mod check;
 mod conn;
 mod drill;
 mod error;
+mod format;
+mod hold_back;
 mod metadata;
 mod options;
 mod restore;
 mod source;
+mod sql;
 mod store;
 mod target;
-mod tls;
+mod toc;
 mod tools;
 
 pub use check::PostgresCheck;
-pub use conn::redact_url;
 pub use drill::PostgresDrill;
-pub use error::{PostgresError, Step};
+pub use error::{PostgresError, ServerError, Step, TlsHint, UrlError};
+pub use format::ArtifactFormat;
 pub use metadata::{DatabaseMetadata, PostgresMetadata};
 pub use options::{DumpFormat, PostgresOptions};
 pub use source::PostgresSource;

@@ -1,8 +1,15 @@
 //! [`PostgresOptions`]: the keys of a `kind = "postgres"` source in `lifeboat.toml`.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use lifeboat_edge::deprecation::renamed;
+use lifeboat_edge::{HumanDuration, Secret, SecretUrl};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::conn::ConnInfo;
+use crate::error::PostgresError;
 
 /// The options of a `kind = "postgres"` source (the keys of its `[[sources]]` table).
 ///
@@ -10,13 +17,18 @@ use serde::Deserialize;
 /// [[sources]]
 /// name = "orders"
 /// kind = "postgres"
-/// url = "postgres://backup@db.internal:5432/orders"
+/// url = "postgres://backup@db.internal:5432/orders?sslmode=verify-full"
 /// password = "${ORDERS_DB_PASSWORD}"
 /// format = "custom"
 /// restore_jobs = 4
+/// lock_wait_timeout = "5min"
 /// ```
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// Library users start from [`PostgresOptions::from_url`] and set the fields they need.
+#[derive(Debug, Clone, Deserialize)]
+// `remote = "Self"`: the derived deserializer becomes `PostgresOptions::deserialize`, which
+// the `Deserialize` impl below calls once the deprecated key names are read.
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct PostgresOptions {
     /// The server and database: `postgres://user[:password]@host[:port]/database`
     /// (`postgresql://` works too). TLS follows libpq's `?sslmode=`: `disable`, `allow` /
@@ -24,25 +36,26 @@ pub struct PostgresOptions {
     /// `require` (TLS or fail; certificate not checked unless a root certificate is given, as
     /// in libpq), `verify-ca` (the chain must lead to a trusted root) and `verify-full` (chain
     /// and host name; what managed services such as RDS, Cloud SQL or Azure should use).
-    /// `&sslrootcert=/path/ca.pem` (or `ssl_root_cert`) names the trusted root(s); without it
+    /// `&sslrootcert=/path/ca.pem` (or `tls_ca_file`) names the trusted root(s); without it
     /// the system's trust store is used. Without `sslmode` in the URL, `PGSSLMODE` (and
     /// `PGSSLROOTCERT`) of lifeboat's environment apply, like libpq. The in-process connection
     /// (rustls) and `pg_dump` / `pg_restore` / `psql` (given `PGSSLMODE` / `PGSSLROOTCERT` in
     /// their environment) check the same. The password is better given in `password`; either
     /// way it reaches the client tools only through their environment (`PGPASSWORD`), never
     /// their command line, and the URL is shown everywhere with its password removed.
-    pub url: String,
+    pub url: SecretUrl,
 
     /// The password, instead of putting it in `url` (e.g. `"${ORDERS_DB_PASSWORD}"`).
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
 
     /// A PEM file of trusted root certificates for TLS (a private CA, or a self-signed server
     /// certificate), e.g. `"/etc/lifeboat/rds-ca.pem"`; the URL's `sslrootcert` wins. With it,
     /// `sslmode=require` also checks the certificate chain (libpq's behaviour). It applies to
-    /// `restore --to` URLs too.
+    /// `restore --to` URLs too. A relative path is relative to the config file's folder.
+    /// Formerly `ssl_root_cert` (still read, with a deprecation warning, for one release).
     #[serde(default)]
-    pub ssl_root_cert: Option<PathBuf>,
+    pub tls_ca_file: Option<PathBuf>,
 
     /// The dump format: `"custom"` (default; `pg_dump -Fc -Z0`, lifeboat compresses) or
     /// `"plain"` (a SQL script, restored with `psql`).
@@ -94,7 +107,7 @@ pub struct PostgresOptions {
 
     /// Folder holding `pg_dump`, `pg_dumpall`, `pg_restore` and `psql` (default: found on
     /// `PATH`), e.g. `"/usr/lib/postgresql/16/bin"` when the server is newer than the client
-    /// on `PATH`.
+    /// on `PATH`. A relative path is relative to the config file's folder.
     #[serde(default)]
     pub bin_dir: Option<PathBuf>,
 
@@ -103,18 +116,24 @@ pub struct PostgresOptions {
     #[serde(default = "default_maintenance_database")]
     pub maintenance_database: String,
 
-    /// Seconds pg_dump waits for a table lock (`--lock-wait-timeout`) before failing the
-    /// backup, instead of queueing forever behind a long `ALTER TABLE`. Default 300.
+    /// How long pg_dump waits for a table lock (`--lock-wait-timeout`) before failing the
+    /// backup, instead of queueing forever behind a long `ALTER TABLE`: a duration such as
+    /// `"90s"` or `"10min"` (at least one second). Default `"5min"`. Formerly
+    /// `lock_wait_timeout_secs`, in seconds (still read, with a deprecation warning, for one
+    /// release).
     #[serde(default = "default_lock_wait_timeout")]
-    pub lock_wait_timeout_secs: u64,
+    pub lock_wait_timeout: HumanDuration,
 
-    /// Seconds to wait for a connection before giving up. Default 10.
+    /// How long to wait for a connection (lifeboat's own and the client tools') before giving
+    /// up, e.g. `"30s"` (at least one second). Default `"10s"`. Formerly
+    /// `connect_timeout_secs`, in seconds (still read, with a deprecation warning, for one
+    /// release).
     #[serde(default = "default_connect_timeout")]
-    pub connect_timeout_secs: u64,
+    pub connect_timeout: HumanDuration,
 }
 
-/// The dump format of a source.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+/// The dump format of a source, and of each database's dump in a bundle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DumpFormat {
     /// `pg_dump --format=custom -Z0` (restored with `pg_restore`).
@@ -125,7 +144,7 @@ pub enum DumpFormat {
 }
 
 impl DumpFormat {
-    /// The name used in configs and bundle headers.
+    /// The name used in configs, manifests and bundle headers.
     pub fn as_str(self) -> &'static str {
         match self {
             DumpFormat::Custom => "custom",
@@ -151,21 +170,21 @@ fn default_maintenance_database() -> String {
     "postgres".to_string()
 }
 
-fn default_lock_wait_timeout() -> u64 {
-    300
+fn default_lock_wait_timeout() -> HumanDuration {
+    HumanDuration::from_mins(5)
 }
 
-fn default_connect_timeout() -> u64 {
-    10
+fn default_connect_timeout() -> HumanDuration {
+    HumanDuration::from_secs(10)
 }
 
 impl PostgresOptions {
     /// Options for `url` with every other key at its default.
     pub fn from_url(url: impl Into<String>) -> Self {
         Self {
-            url: url.into(),
+            url: SecretUrl::new(url),
             password: None,
-            ssl_root_cert: None,
+            tls_ca_file: None,
             format: DumpFormat::Custom,
             schema_only: false,
             tables: Vec::new(),
@@ -177,31 +196,192 @@ impl PostgresOptions {
             no_owner: false,
             bin_dir: None,
             maintenance_database: default_maintenance_database(),
-            lock_wait_timeout_secs: default_lock_wait_timeout(),
-            connect_timeout_secs: default_connect_timeout(),
+            lock_wait_timeout: default_lock_wait_timeout(),
+            connect_timeout: default_connect_timeout(),
         }
+    }
+
+    /// Checks the options without any I/O: the URL, `restore_jobs`, `databases`, `tables`.
+    /// The store's `resolve` runs it when the config is loaded, so a bad option is a config
+    /// error there; the source, target and drill constructors run it for library users.
+    pub fn validate(&self) -> Result<(), PostgresError> {
+        self.conn()?;
+        let bad = |option, reason: &str| PostgresError::BadOption {
+            option,
+            reason: reason.to_string(),
+        };
+        if self.restore_jobs == 0 {
+            return Err(bad("restore_jobs", "must be at least 1"));
+        }
+        if self.restore_jobs > 1 && self.format == DumpFormat::Plain {
+            return Err(bad(
+                "restore_jobs",
+                "parallel restore needs format = \"custom\"",
+            ));
+        }
+        if self.databases.iter().any(|d| d.is_empty()) {
+            return Err(bad("databases", "a database name is empty"));
+        }
+        let mut seen = BTreeSet::new();
+        if let Some(dup) = self.databases.iter().find(|d| !seen.insert(*d)) {
+            return Err(bad("databases", &format!("`{dup}` is listed twice")));
+        }
+        if self
+            .tables
+            .iter()
+            .chain(&self.exclude_tables)
+            .any(|p| p.trim().is_empty())
+        {
+            return Err(bad("tables", "a table pattern is empty"));
+        }
+        Ok(())
+    }
+
+    /// The connection these options describe (no I/O).
+    pub(crate) fn conn(&self) -> Result<ConnInfo, PostgresError> {
+        ConnInfo::parse(
+            self.url.expose(),
+            self.password.as_ref(),
+            self.tls_ca_file.as_deref(),
+            self.connect_timeout.as_std(),
+        )
     }
 }
 
-impl std::fmt::Debug for PostgresOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresOptions")
-            .field("url", &crate::conn::redact_url(&self.url))
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .field("ssl_root_cert", &self.ssl_root_cert)
-            .field("format", &self.format)
-            .field("schema_only", &self.schema_only)
-            .field("tables", &self.tables)
-            .field("exclude_tables", &self.exclude_tables)
-            .field("databases", &self.databases)
-            .field("globals", &self.globals)
-            .field("restore_globals", &self.restore_globals)
-            .field("restore_jobs", &self.restore_jobs)
-            .field("no_owner", &self.no_owner)
-            .field("bin_dir", &self.bin_dir)
-            .field("maintenance_database", &self.maintenance_database)
-            .field("lock_wait_timeout_secs", &self.lock_wait_timeout_secs)
-            .field("connect_timeout_secs", &self.connect_timeout_secs)
-            .finish()
+impl<'de> Deserialize<'de> for PostgresOptions {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut keys = serde_json::Map::deserialize(deserializer)?;
+        read_renamed_keys(&mut keys).map_err(D::Error::custom)?;
+        PostgresOptions::deserialize(serde_json::Value::Object(keys)).map_err(D::Error::custom)
+    }
+}
+
+/// A deprecated key of a source's table that cannot be read.
+#[derive(Debug, thiserror::Error)]
+enum RenamedKeyError {
+    /// Set under both its old and its new name.
+    #[error(transparent)]
+    Both(#[from] lifeboat_edge::deprecation::BothNames),
+    /// The old key's value has the wrong type.
+    #[error("`{key}`: {source}")]
+    Value {
+        /// The old key.
+        key: &'static str,
+        /// Why its value does not read.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Moves the values of the keys renamed in this release to their new names, with a
+/// deprecation warning; a key set under both names is an error.
+fn read_renamed_keys(
+    keys: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<(), RenamedKeyError> {
+    let seconds = |key: &'static str, keys: &mut serde_json::Map<_, _>| {
+        keys.remove(key)
+            .map(|value| {
+                u64::deserialize(value).map_err(|source| RenamedKeyError::Value { key, source })
+            })
+            .transpose()
+    };
+    for (old, new) in [
+        ("lock_wait_timeout_secs", "lock_wait_timeout"),
+        ("connect_timeout_secs", "connect_timeout"),
+    ] {
+        let old_value = seconds(old, keys)?;
+        let new_value = keys.remove(new);
+        let value = renamed(old, old_value, new, new_value, |secs| {
+            serde_json::Value::String(HumanDuration::from_secs(secs).to_string())
+        })?;
+        if let Some(value) = value {
+            keys.insert(new.to_string(), value);
+        }
+    }
+    let (old, new) = ("ssl_root_cert", "tls_ca_file");
+    let value = renamed(old, keys.remove(old), new, keys.remove(new), |path| path)?;
+    if let Some(value) = value {
+        keys.insert(new.to_string(), value);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Result<PostgresOptions, toml::de::Error> {
+        toml::from_str(&format!("url = \"postgres://u@h/db\"\n{text}"))
+    }
+
+    #[test]
+    fn durations_and_the_ca_file_read_under_their_new_names() {
+        let options = read(
+            "lock_wait_timeout = \"90s\"\nconnect_timeout = \"1min\"\ntls_ca_file = \"/ca.pem\"",
+        )
+        .unwrap();
+        assert_eq!(options.lock_wait_timeout, HumanDuration::from_secs(90));
+        assert_eq!(options.connect_timeout, HumanDuration::from_secs(60));
+        assert_eq!(options.tls_ca_file, Some(PathBuf::from("/ca.pem")));
+        let defaults = read("").unwrap();
+        assert_eq!(defaults.lock_wait_timeout, HumanDuration::from_secs(300));
+        assert_eq!(defaults.connect_timeout, HumanDuration::from_secs(10));
+        let err = read("lock_wait_timeout = \"5m\"").unwrap_err().to_string();
+        assert!(err.contains("ambiguous"), "{err}");
+    }
+
+    #[test]
+    fn the_old_names_still_read_and_both_names_are_an_error() {
+        let options = read(
+            "lock_wait_timeout_secs = 120\nconnect_timeout_secs = 3\nssl_root_cert = \"/old.pem\"",
+        )
+        .unwrap();
+        assert_eq!(options.lock_wait_timeout, HumanDuration::from_secs(120));
+        assert_eq!(options.connect_timeout, HumanDuration::from_secs(3));
+        assert_eq!(options.tls_ca_file, Some(PathBuf::from("/old.pem")));
+        for both in [
+            "lock_wait_timeout_secs = 1\nlock_wait_timeout = \"1s\"",
+            "connect_timeout_secs = 1\nconnect_timeout = \"1s\"",
+            "ssl_root_cert = \"/a.pem\"\ntls_ca_file = \"/b.pem\"",
+        ] {
+            let err = read(both).unwrap_err().to_string();
+            assert!(err.contains("is the old name of"), "{err}");
+        }
+        let err = read("lock_wait_timeout_secs = \"soon\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lock_wait_timeout_secs"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_and_secrets_never_shown() {
+        let err = read("sslrootcert = \"/ca.pem\"").unwrap_err().to_string();
+        assert!(err.contains("unknown field `sslrootcert`"), "{err}");
+        let options: PostgresOptions = toml::from_str(
+            "url = \"postgres://bob:hunter2@h/db?password=hunter2\"\npassword = \"hunter3\"",
+        )
+        .unwrap();
+        let shown = format!("{options:?}");
+        assert!(!shown.contains("hunter"), "{shown}");
+        assert_eq!(options.password.unwrap().expose(), "hunter3");
+    }
+
+    #[test]
+    fn validation_needs_no_server() {
+        let mut options = PostgresOptions::from_url("postgres://u@h/db");
+        assert!(options.validate().is_ok());
+        options.restore_jobs = 0;
+        assert!(options.validate().is_err());
+        options.restore_jobs = 2;
+        options.format = DumpFormat::Plain;
+        assert!(options.validate().is_err());
+        let mut options = PostgresOptions::from_url("postgres://u@h/db");
+        options.databases = vec!["a".into(), "a".into()];
+        let err = options.validate().unwrap_err().to_string();
+        assert!(err.contains("listed twice"), "{err}");
+        let options = PostgresOptions::from_url("mysql://u:hunter2@h/db");
+        let err = options.validate().unwrap_err().to_string();
+        assert!(!err.contains("hunter2"), "{err}");
     }
 }

@@ -4,13 +4,15 @@
 
 use std::time::Instant;
 
+use lifeboat_edge::copy::{copy, CopyError};
 use tokio::io::AsyncRead;
 
 use crate::catalog;
-use crate::conn::{quote_ident, quote_literal, ConnInfo};
+use crate::conn::ConnInfo;
 use crate::error::{PostgresError, Step};
 use crate::metadata::DatabaseMetadata;
 use crate::options::{DumpFormat, PostgresOptions};
+use crate::sql::{dbname_conninfo, quote_ident, quote_literal};
 use crate::tools::{ToolRun, Tools};
 
 /// What a restore target looks like before anything is changed.
@@ -70,15 +72,6 @@ pub(crate) struct Restored {
 pub(crate) struct Loader<'a> {
     pub(crate) options: &'a PostgresOptions,
     pub(crate) tools: Tools,
-}
-
-/// A conninfo string naming only the database (host, port, user and password come from the
-/// environment), so a database name with `=` or spaces is never read as a connection string.
-fn dbname_conninfo(name: &str) -> String {
-    format!(
-        "dbname='{}'",
-        name.replace('\\', "\\\\").replace('\'', "\\'")
-    )
 }
 
 impl<'a> Loader<'a> {
@@ -237,9 +230,12 @@ impl<'a> Loader<'a> {
     }
 
     /// `pg_restore -j N` needs a seekable file (it reads the table of contents, then each
-    /// table's data at its offset from several processes), so this is the one path that stages
-    /// the dump: into a private (0600) temporary file, read to EOF before anything is restored,
-    /// removed afterwards. `-j` cannot run in one transaction; the stream is complete and
+    /// table's data at its offset from several processes), so this is the one path that copies
+    /// the dump to a temporary file: a private (0600) temp file of the system's temp folder,
+    /// not a `staged` file, because nothing is ever renamed into place — pg_restore reads it
+    /// and it goes. It is read to EOF before anything is restored, and removed on every path:
+    /// explicitly after pg_restore, and by `NamedTempFile`'s drop when a step fails or the
+    /// restore is cancelled. `-j` cannot run in one transaction; the stream is complete and
     /// checksummed before pg_restore starts, so a broken artifact still changes nothing.
     async fn load_parallel(
         &self,
@@ -261,10 +257,13 @@ impl<'a> Loader<'a> {
                 .reopen()
                 .map_err(io("opening the staging file for pg_restore -j"))?,
         );
-        let bytes = copy_input(input, &mut file).await?;
-        tokio::io::AsyncWriteExt::flush(&mut file)
-            .await
-            .map_err(io("writing the staging file"))?;
+        let bytes = copy(input, &mut file).await.map_err(|e| match e {
+            CopyError::Read(source) => PostgresError::Input { source },
+            CopyError::Write(source) => PostgresError::Io {
+                what: "writing the staging file for pg_restore -j".into(),
+                source,
+            },
+        })?;
         drop(file);
         args.push(format!("--jobs={}", self.options.restore_jobs));
         args.push(staged.path().display().to_string());
@@ -418,40 +417,4 @@ pub(crate) fn refuse_if_needed(
         }
     }
     Ok(())
-}
-
-async fn copy_input(
-    input: &mut (dyn AsyncRead + Send + Unpin),
-    file: &mut tokio::fs::File,
-) -> Result<u64, PostgresError> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut buffer = vec![0u8; 128 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = input
-            .read(&mut buffer)
-            .await
-            .map_err(|source| PostgresError::Input { source })?;
-        if n == 0 {
-            return Ok(total);
-        }
-        file.write_all(&buffer[..n])
-            .await
-            .map_err(|source| PostgresError::Io {
-                what: "writing the staging file for pg_restore -j".into(),
-                source,
-            })?;
-        total += n as u64;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn conninfo_quotes() {
-        assert_eq!(dbname_conninfo("a b"), "dbname='a b'");
-        assert_eq!(dbname_conninfo("it's\\"), "dbname='it\\'s\\\\'");
-    }
 }

@@ -1,7 +1,5 @@
 //! [`PostgresSource`]: snapshot-consistent `pg_dump` backups.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use backup_core::{Preflight, Source, StoreError};
 use tokio::io::AsyncWrite;
@@ -11,10 +9,11 @@ use crate::bundle::{BundleWriter, PartHeader, PartKind};
 use crate::catalog::{self, Relation};
 use crate::conn::ConnInfo;
 use crate::error::{PostgresError, Step};
+use crate::format::ArtifactFormat;
 use crate::metadata::{DatabaseMetadata, PostgresMetadata};
 use crate::options::{DumpFormat, PostgresOptions};
 use crate::tools::{ToolRun, Tools};
-use crate::{FORMAT_BUNDLE, FORMAT_CUSTOM, FORMAT_PLAIN, KIND};
+use crate::KIND;
 
 /// The backup side of a PostgreSQL source.
 ///
@@ -32,8 +31,8 @@ pub struct PostgresSource {
 impl PostgresSource {
     /// A source with these options; checks them without touching the server.
     pub fn new(options: PostgresOptions) -> Result<Self, PostgresError> {
-        let conn = conn_for(&options)?;
-        validate(&options)?;
+        options.validate()?;
+        let conn = options.conn()?;
         let databases = if options.databases.is_empty() {
             vec![conn.database().to_string()]
         } else {
@@ -49,6 +48,15 @@ impl PostgresSource {
 
     fn is_bundle(&self) -> bool {
         self.databases.len() > 1 || self.options.globals
+    }
+
+    /// The artifact this source writes.
+    fn artifact(&self) -> ArtifactFormat {
+        if self.is_bundle() {
+            ArtifactFormat::Bundle
+        } else {
+            ArtifactFormat::of_dump(self.options.format)
+        }
     }
 
     /// Connects to the first database and checks the client tools against the server.
@@ -92,7 +100,7 @@ impl PostgresSource {
                     name: "globals".into(),
                     kind: PartKind::Globals,
                     database: None,
-                    format: "plain".into(),
+                    format: DumpFormat::Plain.as_str().into(),
                 };
                 let mut part = bundle.part(&header).await.map_err(output)?;
                 let conn = self.conn.with_database(&self.options.maintenance_database);
@@ -130,7 +138,7 @@ impl PostgresSource {
             server_version_num: checked.version_num,
             pg_dump_version: checked.pg_dump_version,
             tls: checked.tls,
-            format: self.options.format.as_str().to_string(),
+            format: self.options.format,
             schema_only: self.options.schema_only,
             filtered: self.is_filtered(),
             globals: self.options.globals,
@@ -152,7 +160,7 @@ impl PostgresSource {
         let conn = self.conn.with_database(database);
         let client = conn.connect().await?;
         let snapshot_error =
-            |e: tokio_postgres::Error| PostgresError::query(Step::Snapshot, &conn, &e);
+            |e: tokio_postgres::Error| PostgresError::query(Step::Snapshot, &conn, e);
         client
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .await
@@ -225,7 +233,7 @@ impl PostgresSource {
             "--no-password".to_string(),
             format!(
                 "--lock-wait-timeout={}s",
-                self.options.lock_wait_timeout_secs.max(1)
+                self.options.lock_wait_timeout.as_secs().max(1)
             ),
         ];
         if self.options.format == DumpFormat::Custom {
@@ -272,56 +280,6 @@ struct Checked {
     tls: Option<String>,
 }
 
-/// The connection of a source's options (no I/O).
-pub(crate) fn conn_for(options: &PostgresOptions) -> Result<ConnInfo, PostgresError> {
-    ConnInfo::parse(
-        &options.url,
-        options.password.as_deref(),
-        options.ssl_root_cert.as_deref(),
-        Duration::from_secs(options.connect_timeout_secs.max(1)),
-    )
-}
-
-fn validate(options: &PostgresOptions) -> Result<(), PostgresError> {
-    if options.restore_jobs == 0 {
-        return Err(PostgresError::BadOption {
-            option: "restore_jobs",
-            reason: "must be at least 1".into(),
-        });
-    }
-    if options.restore_jobs > 1 && options.format == DumpFormat::Plain {
-        return Err(PostgresError::BadOption {
-            option: "restore_jobs",
-            reason: "parallel restore needs format = \"custom\"".into(),
-        });
-    }
-    if options.databases.iter().any(|d| d.is_empty()) {
-        return Err(PostgresError::BadOption {
-            option: "databases",
-            reason: "a database name is empty".into(),
-        });
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    if let Some(dup) = options.databases.iter().find(|d| !seen.insert(*d)) {
-        return Err(PostgresError::BadOption {
-            option: "databases",
-            reason: format!("`{dup}` is listed twice"),
-        });
-    }
-    if options
-        .tables
-        .iter()
-        .chain(&options.exclude_tables)
-        .any(|p| p.trim().is_empty())
-    {
-        return Err(PostgresError::BadOption {
-            option: "tables",
-            reason: "a table pattern is empty".into(),
-        });
-    }
-    Ok(())
-}
-
 #[async_trait]
 impl Source for PostgresSource {
     fn kind(&self) -> &'static str {
@@ -329,25 +287,11 @@ impl Source for PostgresSource {
     }
 
     fn dump_format(&self) -> &'static str {
-        if self.is_bundle() {
-            FORMAT_BUNDLE
-        } else {
-            match self.options.format {
-                DumpFormat::Custom => FORMAT_CUSTOM,
-                DumpFormat::Plain => FORMAT_PLAIN,
-            }
-        }
+        self.artifact().name()
     }
 
     fn extension(&self) -> &'static str {
-        if self.is_bundle() {
-            "pgbundle"
-        } else {
-            match self.options.format {
-                DumpFormat::Custom => "dump",
-                DumpFormat::Plain => "sql",
-            }
-        }
+        self.artifact().extension()
     }
 
     async fn preflight(&self) -> Result<Preflight, StoreError> {

@@ -1,7 +1,5 @@
 //! [`PostgresTarget`]: restoring a backup into the source's database or `--to` another one.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use backup_core::{Manifest, Report, RestoreOptions, StoreError, Target};
 use tokio::io::AsyncRead;
@@ -10,11 +8,11 @@ use crate::bundle::{BundleReader, PartKind};
 use crate::check::check_artifact;
 use crate::conn::ConnInfo;
 use crate::error::PostgresError;
+use crate::format::ArtifactFormat;
 use crate::metadata::{DatabaseMetadata, PostgresMetadata};
 use crate::options::{DumpFormat, PostgresOptions};
 use crate::restore::{refuse_if_needed, Loader, Restored};
-use crate::source::conn_for;
-use crate::{FORMAT_BUNDLE, FORMAT_CUSTOM, FORMAT_PLAIN};
+use crate::FORMAT_BUNDLE;
 
 /// The restore side of a PostgreSQL source.
 ///
@@ -49,12 +47,13 @@ impl PostgresTarget {
     /// A target for the source with `options`, or `to` (a postgres URL) instead of the
     /// source's own database. No I/O.
     pub fn new(options: &PostgresOptions, to: Option<&str>) -> Result<Self, PostgresError> {
-        let conn = conn_for(options)?;
-        let timeout = Duration::from_secs(options.connect_timeout_secs.max(1));
+        options.validate()?;
+        let conn = options.conn()?;
+        let timeout = options.connect_timeout.as_std();
         let to = match to {
             None => None,
             Some(url) => {
-                let parsed = ConnInfo::parse(url, None, options.ssl_root_cert.as_deref(), timeout)?;
+                let parsed = ConnInfo::parse(url, None, options.tls_ca_file.as_deref(), timeout)?;
                 Some(if parsed.has_password() {
                     parsed
                 } else {
@@ -69,23 +68,17 @@ impl PostgresTarget {
         })
     }
 
-    /// Where each database of the backup goes.
-    fn plan(
-        &self,
-        manifest: &Manifest,
-    ) -> Result<Vec<(DatabaseMetadata, ConnInfo)>, PostgresError> {
-        if !crate::FORMATS.contains(&manifest.dump_format.as_str()) {
-            return Err(PostgresError::WrongDumpFormat {
-                found: manifest.dump_format.clone(),
-            });
-        }
-        let metadata = PostgresMetadata::from_value(&manifest.metadata).map_err(|e| {
-            PostgresError::BadManifest {
-                reason: e.to_string(),
-            }
-        })?;
+    /// The backup's format, its metadata, and where each of its databases goes.
+    fn plan(&self, manifest: &Manifest) -> Result<Plan, PostgresError> {
+        let format = ArtifactFormat::of(manifest)?;
+        let metadata: PostgresMetadata = manifest
+            .metadata_as()
+            .map_err(|source| PostgresError::BadManifest { source })?;
+        // A single dump's format is the artifact's; a bundle's parts name theirs, and the
+        // metadata's is the source's `format` they were written with.
+        let dump_format = format.single().unwrap_or(metadata.format);
         let single = metadata.databases.len() == 1;
-        Ok(metadata
+        let databases = metadata
             .databases
             .into_iter()
             .map(|meta| {
@@ -96,22 +89,12 @@ impl PostgresTarget {
                 };
                 (meta, conn)
             })
-            .collect())
-    }
-
-    fn format_of(manifest: &Manifest) -> DumpFormat {
-        match manifest.dump_format.as_str() {
-            FORMAT_PLAIN => DumpFormat::Plain,
-            FORMAT_CUSTOM => DumpFormat::Custom,
-            _ => {
-                let format = manifest
-                    .metadata
-                    .get("format")
-                    .and_then(|f| f.as_str())
-                    .and_then(DumpFormat::parse);
-                format.unwrap_or_default()
-            }
-        }
+            .collect();
+        Ok(Plan {
+            format,
+            dump_format,
+            databases,
+        })
     }
 
     async fn dry_run(
@@ -121,12 +104,12 @@ impl PostgresTarget {
         options: &RestoreOptions,
     ) -> Result<Report, PostgresError> {
         let loader = Loader::new(&self.options);
-        let format = Self::format_of(manifest);
+        let plan = self.plan(manifest)?;
         let mut plans = Vec::new();
         let mut lines = Vec::new();
-        for (meta, conn) in self.plan(manifest)? {
-            let state = loader.inspect(&conn).await?;
-            let refusal = refuse_if_needed(&conn, &state, format, options.force).err();
+        for (meta, conn) in &plan.databases {
+            let state = loader.inspect(conn).await?;
+            let refusal = refuse_if_needed(conn, &state, plan.dump_format, options.force).err();
             let action = match (&refusal, state.exists, state.objects) {
                 (Some(e), _, _) => format!("refused: {e}"),
                 (None, false, _) => "would create the database and restore into it".to_string(),
@@ -159,6 +142,14 @@ impl PostgresTarget {
     }
 }
 
+/// What a restore of one backup does: its format, and each database with where it goes.
+struct Plan {
+    format: ArtifactFormat,
+    /// The dump format of a single dump, or of a bundle's parts that do not say.
+    dump_format: DumpFormat,
+    databases: Vec<(DatabaseMetadata, ConnInfo)>,
+}
+
 fn restored_json(database: &str, conn: &ConnInfo, restored: &Restored) -> serde_json::Value {
     serde_json::json!({
         "database": database,
@@ -188,11 +179,11 @@ impl Target for PostgresTarget {
         options: &RestoreOptions,
     ) -> Result<(), StoreError> {
         let loader = Loader::new(&self.options);
-        let format = Self::format_of(manifest);
-        for (_, conn) in self.plan(manifest)? {
-            let state = loader.inspect(&conn).await?;
+        let plan = self.plan(manifest)?;
+        for (_, conn) in &plan.databases {
+            let state = loader.inspect(conn).await?;
             if !options.dry_run {
-                refuse_if_needed(&conn, &state, format, options.force)?;
+                refuse_if_needed(conn, &state, plan.dump_format, options.force)?;
             }
         }
         Ok(())
@@ -209,14 +200,12 @@ impl Target for PostgresTarget {
         }
         let loader = Loader::new(&self.options);
         let plan = self.plan(manifest)?;
-        let format = Self::format_of(manifest);
-        if manifest.dump_format != FORMAT_BUNDLE {
-            let (meta, conn) =
-                plan.into_iter()
-                    .next()
-                    .ok_or_else(|| PostgresError::BadManifest {
-                        reason: "no database listed".into(),
-                    })?;
+        if let Some(format) = plan.format.single() {
+            let (meta, conn) = plan
+                .databases
+                .into_iter()
+                .next()
+                .ok_or(PostgresError::NoDatabase)?;
             let restored = loader
                 .restore_database(&conn, &meta, format, options.force, input)
                 .await?;
@@ -248,23 +237,24 @@ impl Target for PostgresTarget {
                         loader.load_globals(server, &mut reader).await?;
                         done.push(serde_json::json!({ "globals": "applied" }));
                     }
+                    // The next `next_part` skips the part's payload.
                     PartKind::Globals => {
-                        tokio::io::copy(&mut reader, &mut tokio::io::sink())
-                            .await
-                            .map_err(|source| PostgresError::Input { source })?;
                         done.push(
                             serde_json::json!({ "globals": "skipped (restore_globals = false)" }),
                         );
                     }
                     PartKind::Database => {
                         let name = header.database.clone().unwrap_or_default();
-                        let Some((meta, conn)) = plan.iter().find(|(m, _)| m.name == name) else {
+                        let Some((meta, conn)) =
+                            plan.databases.iter().find(|(m, _)| m.name == name)
+                        else {
                             return Err(PostgresError::BadDump {
                                 format: FORMAT_BUNDLE.into(),
                                 reason: format!("part `{}` is not in the manifest", header.name),
                             });
                         };
-                        let part_format = DumpFormat::parse(&header.format).unwrap_or(format);
+                        let part_format =
+                            DumpFormat::parse(&header.format).unwrap_or(plan.dump_format);
                         let restored = loader
                             .restore_database(conn, meta, part_format, options.force, &mut reader)
                             .await?;
@@ -279,6 +269,7 @@ impl Target for PostgresTarget {
             // The manifest lists what the bundle must hold: a database missing from it is a
             // bad artifact, not a successful restore.
             let missing: Vec<&str> = plan
+                .databases
                 .iter()
                 .map(|(meta, _)| meta.name.as_str())
                 .filter(|name| !restored_names.iter().any(|r| r == name))
@@ -302,7 +293,7 @@ impl Target for PostgresTarget {
         Ok(Report {
             summary: format!(
                 "restored {} databases from the bundle into {}",
-                plan.len(),
+                plan.databases.len(),
                 self.describe()
             ),
             details: serde_json::json!({ "databases": done }),

@@ -6,18 +6,18 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use lifeboat_edge::copy::{copy, CopyError};
+use lifeboat_edge::redact::scrub;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::task::JoinHandle;
 
 use crate::conn::ConnInfo;
 use crate::error::PostgresError;
+use crate::hold_back::HoldBack;
 
 /// How much of a tool's stderr is kept for the error message.
 pub(crate) const STDERR_TAIL: usize = 64 * 1024;
-
-/// The copy buffer between a tool's pipe and the pipeline (a pipe holds 64 KiB on Linux).
-const COPY_BUFFER: usize = 128 * 1024;
 
 /// Where the client tools are: `bin_dir`, or the `PATH`.
 #[derive(Debug, Clone, Default)]
@@ -169,12 +169,18 @@ impl ToolRun {
         PostgresError::Tool {
             command: self.display(),
             server: self.conn.describe(),
-            status: status.to_string(),
-            stderr,
+            status,
+            stderr: self.scrubbed(&stderr),
         }
     }
 
-    /// Streams the tool's stdout into `out` (never shutting it down). Fails when the tool
+    /// A tool's stderr as it may be shown: libpq echoes no password, but a tool's message
+    /// could quote a connection string.
+    fn scrubbed(&self, stderr: &str) -> String {
+        scrub(stderr, self.conn.secrets())
+    }
+
+    /// Streams the tool's stdout into `out` (flushed, never shut down). Fails when the tool
     /// exits non-zero or by a signal, or writes nothing; returns the bytes written.
     pub(crate) async fn stream_into(
         &self,
@@ -185,21 +191,16 @@ impl ToolRun {
         let Some(mut stdout) = child.stdout.take() else {
             return Err(self.failed_to_pipe());
         };
-        let mut buffer = vec![0u8; COPY_BUFFER];
-        let mut total = 0u64;
-        loop {
-            let n = match stdout.read(&mut buffer).await {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(source) => {
-                    let _ = child.kill().await;
-                    return Err(PostgresError::Io {
-                        what: format!("reading the output of `{}`", self.display()),
-                        source,
-                    });
-                }
-            };
-            if let Err(source) = out.write_all(&buffer[..n]).await {
+        let total = match copy(&mut stdout, out).await {
+            Ok(total) => total,
+            Err(CopyError::Read(source)) => {
+                let _ = child.kill().await;
+                return Err(PostgresError::Io {
+                    what: format!("reading the output of `{}`", self.display()),
+                    source,
+                });
+            }
+            Err(CopyError::Write(source)) => {
                 // The pipeline is gone (storage failed): stop the tool, report the cause.
                 let _ = child.kill().await;
                 let _ = stderr.await;
@@ -208,38 +209,28 @@ impl ToolRun {
                     source,
                 });
             }
-            total += n as u64;
-        }
+        };
         drop(stdout);
-        let status = child.wait().await.map_err(|source| PostgresError::Io {
-            what: format!("waiting for `{}`", self.display()),
-            source,
-        })?;
-        let stderr = stderr.await?;
-        if !status.success() {
-            return Err(self.failed(status, stderr));
-        }
+        let stderr = self.finish(child, stderr).await?;
         if total == 0 {
             return Err(PostgresError::EmptyDump {
                 command: self.display(),
                 server: self.conn.describe(),
-                stderr,
+                stderr: self.scrubbed(&stderr),
             });
         }
         if !stderr.trim().is_empty() {
-            tracing::warn!(command = %self.display(), "{}", stderr.trim());
+            tracing::warn!(command = %self.display(), "{}", self.scrubbed(stderr.trim()));
         }
         Ok(total)
     }
 
     /// Feeds `input` to the tool's stdin until EOF, then waits for it.
     ///
-    /// The tool must not be able to finish (and commit) before `input` has reached EOF: the
-    /// pipeline reports a checksum mismatch as a read error where EOF would be, and
-    /// `pg_restore` needs no EOF to finish a custom archive (it commits once it has read the
-    /// last data block). So the last chunk read is always held back and handed over only once
-    /// the next read returned EOF. When `input` fails, the tool is **killed** before its stdin
-    /// is closed, so it never sees a clean end of a truncated dump (and its open transaction is
+    /// The tool must not be able to finish (and commit) before `input` has reached EOF, so
+    /// its stdin is behind a [`HoldBack`]: the last chunk read reaches it only once the next
+    /// read returned EOF. When `input` fails, the tool is **killed** before its stdin is
+    /// closed, so it never sees a clean end of a truncated dump (and its open transaction is
     /// rolled back by the server).
     pub(crate) async fn feed_from(
         &self,
@@ -247,43 +238,28 @@ impl ToolRun {
     ) -> Result<u64, PostgresError> {
         let mut child = self.spawn(Stdio::piped(), Stdio::null())?;
         let stderr = collect_tail(&mut child);
-        let Some(mut stdin) = child.stdin.take() else {
+        let Some(stdin) = child.stdin.take() else {
             return Err(self.failed_to_pipe());
         };
-        let mut next = vec![0u8; COPY_BUFFER];
-        // The chunk held back until more data (or EOF) follows it.
-        let mut held = vec![0u8; COPY_BUFFER];
-        let mut held_len = 0;
-        let mut total = 0u64;
-        loop {
-            let n = match input.read(&mut next).await {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(source) => {
-                    let _ = child.start_kill();
-                    let _ = child.wait().await;
-                    drop(stdin);
-                    let stderr = stderr.await.unwrap_or_default();
-                    tracing::debug!(command = %self.display(), "killed after a stream error; its stderr: {}", stderr.trim());
-                    return Err(PostgresError::Input { source });
-                }
-            };
-            if held_len > 0 {
-                if let Err(source) = stdin.write_all(&held[..held_len]).await {
-                    return Err(self.stopped_reading(child, stdin, stderr, source).await);
-                }
-                total += held_len as u64;
+        let mut stdin = HoldBack::new(stdin);
+        let total = match copy(input, &mut stdin).await {
+            Ok(total) => total,
+            Err(CopyError::Read(source)) => {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                drop(stdin);
+                let stderr = stderr.await.unwrap_or_default();
+                tracing::debug!(command = %self.display(), "killed after a stream error; its stderr: {}", self.scrubbed(stderr.trim()));
+                return Err(PostgresError::Input { source });
             }
-            std::mem::swap(&mut held, &mut next);
-            held_len = n;
-        }
-        // EOF: the pipeline has checked the whole stream; the tool may see its end now.
-        if held_len > 0 {
-            if let Err(source) = stdin.write_all(&held[..held_len]).await {
-                return Err(self.stopped_reading(child, stdin, stderr, source).await);
+            Err(CopyError::Write(source)) => {
+                return Err(self
+                    .stopped_reading(child, stdin.into_inner(), stderr, source)
+                    .await);
             }
-            total += held_len as u64;
-        }
+        };
+        // EOF: the pipeline has checked the whole stream, and the tool has all of it.
+        let mut stdin = stdin.into_inner();
         if let Err(source) = stdin.shutdown().await {
             tracing::debug!("closing the stdin of `{}`: {source}", self.display());
         }
@@ -355,7 +331,7 @@ impl ToolRun {
 }
 
 /// Reads the child's stderr on a task, keeping its last [`STDERR_TAIL`] bytes.
-fn collect_tail(child: &mut Child) -> JoinHandle<String> {
+pub(crate) fn collect_tail(child: &mut Child) -> JoinHandle<String> {
     let stderr = child.stderr.take();
     tokio::spawn(async move {
         let Some(mut stderr) = stderr else {

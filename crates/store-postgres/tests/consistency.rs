@@ -12,7 +12,7 @@ use store_postgres::{PostgresMetadata, PostgresOptions, PostgresSource, Postgres
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counts_match_the_dump_while_a_writer_inserts() {
-    let Some(db) = TestDb::create("consistency").await else {
+    let Some(db) = TestDb::create("consistency") else {
         return;
     };
     db.execute(
@@ -52,10 +52,10 @@ async fn counts_match_the_dump_while_a_writer_inserts() {
     writer.await.unwrap();
     assert!(during > 0, "the writer made no progress during the backup");
 
-    let meta = PostgresMetadata::from_value(&manifest.metadata).unwrap();
+    let meta = manifest.metadata_as::<PostgresMetadata>().unwrap();
     let events = meta.databases[0].tables["public.events"];
     assert!(events > 150_000);
-    let copy = TestDb::named(unique_name("consistency_copy"));
+    let copy = TestDb::named("consistency_copy");
     let target = PostgresTarget::new(&options, Some(&copy.url())).unwrap();
     // The restore itself fails on any difference with the manifest's counts.
     restore(&sink, &manifest, &target, RestoreOptions::default())

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use backup_core::Source;
 use common::*;
+use lifeboat_testing::REAL_VERSION;
 use store_postgres::{PostgresOptions, PostgresSource};
 
 const DATA: &str = "CREATE TABLE items(id int PRIMARY KEY, body text); \
@@ -20,31 +21,12 @@ const DATA: &str = "CREATE TABLE items(id int PRIMARY KEY, body text); \
 /// A `pg_dump` in `dir` that answers `--version` like the real one and otherwise runs `body`
 /// (`$REAL` is the real pg_dump).
 fn fake_pg_dump(dir: &Path, body: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    let real = String::from_utf8(
-        std::process::Command::new("sh")
-            .args(["-c", "command -v pg_dump"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_string();
-    let script = dir.join("pg_dump");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/bash\nREAL={real}\nif [ \"$1\" = --version ]; then exec $REAL --version; fi\n{body}\n"
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    lifeboat_testing::fake_tool(dir, "pg_dump", &format!("{REAL_VERSION}\n{body}"));
 }
 
 #[tokio::test]
 async fn an_empty_dump_and_a_failing_pg_dump_fail_the_backup_without_a_manifest() {
-    let Some(db) = TestDb::create("fail_dump").await else {
+    let Some(db) = TestDb::create("fail_dump") else {
         return;
     };
     db.execute(DATA).await;
@@ -114,7 +96,7 @@ impl tokio::io::AsyncWrite for Stalled {
 
 #[tokio::test]
 async fn an_abandoned_backup_kills_pg_dump_and_ends_the_snapshot() {
-    let Some(db) = TestDb::create("abandoned").await else {
+    let Some(db) = TestDb::create("abandoned") else {
         return;
     };
     db.execute(DATA).await;

@@ -24,7 +24,7 @@ fn store_kind(err: &backup_core::Error) -> Option<StoreErrorKind> {
 
 #[tokio::test]
 async fn non_empty_target_is_refused_and_unchanged_without_force() {
-    let Some(db) = TestDb::create("refuse_src").await else {
+    let Some(db) = TestDb::create("refuse_src") else {
         return;
     };
     db.execute(SMALL).await;
@@ -33,7 +33,7 @@ async fn non_empty_target_is_refused_and_unchanged_without_force() {
         .await
         .unwrap();
 
-    let other = TestDb::create("refuse_dst").await.unwrap();
+    let other = TestDb::create("refuse_dst").unwrap();
     other
         .execute("CREATE TABLE keep(v text); INSERT INTO keep VALUES ('precious');")
         .await;
@@ -88,7 +88,7 @@ async fn non_empty_target_is_refused_and_unchanged_without_force() {
 
 #[tokio::test]
 async fn plain_dump_cannot_force_over_data() {
-    let Some(db) = TestDb::create("plain_force").await else {
+    let Some(db) = TestDb::create("plain_force") else {
         return;
     };
     db.execute(SMALL).await;
@@ -108,7 +108,7 @@ async fn plain_dump_cannot_force_over_data() {
 
 #[tokio::test]
 async fn a_stream_broken_midway_leaves_nothing_behind() {
-    let Some(db) = TestDb::create("broken_src").await else {
+    let Some(db) = TestDb::create("broken_src") else {
         return;
     };
     db.execute(SMALL).await;
@@ -124,17 +124,17 @@ async fn a_stream_broken_midway_leaves_nothing_behind() {
         sink.set_object(&key, stored);
 
         // A database the restore would create is gone again.
-        let missing = TestDb::named(unique_name("broken_new"));
+        let missing = TestDb::named("broken_new");
         let target = PostgresTarget::new(&options, Some(&missing.url())).unwrap();
         let err = restore(&sink, &manifest, &target, RestoreOptions::default()).await;
         assert!(err.is_err(), "{format:?}: a truncated backup restored");
         assert!(
-            !database_exists(&missing.name).await,
+            !database_exists(&missing.name),
             "{format:?}: left a database"
         );
 
         // An existing empty database stays empty (one transaction, rolled back).
-        let empty = TestDb::create("broken_empty").await.unwrap();
+        let empty = TestDb::create("broken_empty").unwrap();
         let target = PostgresTarget::new(&options, Some(&empty.url())).unwrap();
         assert!(
             restore(&sink, &manifest, &target, RestoreOptions::default())
@@ -157,7 +157,7 @@ async fn a_stream_broken_midway_leaves_nothing_behind() {
 
 #[tokio::test]
 async fn dry_run_reports_and_changes_nothing() {
-    let Some(db) = TestDb::create("dry").await else {
+    let Some(db) = TestDb::create("dry") else {
         return;
     };
     db.execute(SMALL).await;
@@ -165,7 +165,7 @@ async fn dry_run_reports_and_changes_nothing() {
     let (sink, manifest) = backup(&PostgresSource::new(options.clone()).unwrap())
         .await
         .unwrap();
-    let missing = TestDb::named(unique_name("dry_new"));
+    let missing = TestDb::named("dry_new");
     let target = PostgresTarget::new(&options, Some(&missing.url())).unwrap();
     let dry = RestoreOptions {
         force: false,
@@ -177,15 +177,15 @@ async fn dry_run_reports_and_changes_nothing() {
         "{}",
         report.summary
     );
-    assert!(!database_exists(&missing.name).await);
+    assert!(!database_exists(&missing.name));
 }
 
 #[tokio::test]
 async fn several_databases_and_globals_make_one_bundle() {
-    let Some(first) = TestDb::create("bundle_a").await else {
+    let Some(first) = TestDb::create("bundle_a") else {
         return;
     };
-    let second = TestDb::create("bundle_b").await.unwrap();
+    let second = TestDb::create("bundle_b").unwrap();
     first.execute(RICH_SCHEMA).await;
     second.execute(SMALL).await;
     let fingerprints = [
@@ -203,7 +203,7 @@ async fn several_databases_and_globals_make_one_bundle() {
         "{}",
         manifest.artifact.key
     );
-    let meta = PostgresMetadata::from_value(&manifest.metadata).unwrap();
+    let meta = manifest.metadata_as::<PostgresMetadata>().unwrap();
     assert_eq!(meta.databases.len(), 2);
     assert_eq!(meta.databases[1].tables["public.items"], 20000);
 
@@ -239,7 +239,7 @@ async fn several_databases_and_globals_make_one_bundle() {
 
 #[tokio::test]
 async fn two_drills_of_one_backup_run_at_once_and_leave_other_databases_alone() {
-    let Some(db) = TestDb::create("drill_twice").await else {
+    let Some(db) = TestDb::create("drill_twice") else {
         return;
     };
     db.execute(SMALL).await;
@@ -257,7 +257,9 @@ async fn two_drills_of_one_backup_run_at_once_and_leave_other_databases_alone() 
     let first = scratch(&check(&sink, &manifest, &drill).await.unwrap());
     // Another drill's scratch database of the same backup (same id, another random part):
     // running drills must not touch it.
-    let other = TestDb::named(format!("{}zzzzzzzz", &first[..first.len() - 8]));
+    let other = TestDb {
+        name: format!("{}zzzzzzzz", &first[..first.len() - 8]),
+    };
     connect("postgres")
         .await
         .unwrap()
@@ -272,17 +274,17 @@ async fn two_drills_of_one_backup_run_at_once_and_leave_other_databases_alone() 
     assert!(a != b && a != first, "{a} {b} {first}");
     assert!(a.len() <= 63 && a.starts_with("lifeboat_verify_"), "{a}");
     for name in [&first, &a, &b] {
-        assert!(!database_exists(name).await, "{name} was not dropped");
+        assert!(!database_exists(name), "{name} was not dropped");
     }
     assert!(
-        database_exists(&other.name).await,
+        database_exists(&other.name),
         "another drill's database was dropped"
     );
 }
 
 #[tokio::test]
 async fn a_wrong_row_count_fails_the_drill() {
-    let Some(db) = TestDb::create("drill_mismatch").await else {
+    let Some(db) = TestDb::create("drill_mismatch") else {
         return;
     };
     db.execute(SMALL).await;
@@ -300,7 +302,7 @@ async fn a_wrong_row_count_fails_the_drill() {
 
 #[tokio::test]
 async fn the_format_check_lists_the_table_of_contents() {
-    let Some(db) = TestDb::create("toc").await else {
+    let Some(db) = TestDb::create("toc") else {
         return;
     };
     db.execute(SMALL).await;
@@ -329,7 +331,7 @@ async fn the_format_check_lists_the_table_of_contents() {
 async fn a_failing_forced_restore_with_jobs_leaves_the_existing_database_unchanged() {
     // restore_jobs > 1 cannot run in one transaction: into a database that already exists it
     // must not be used, or a failure midway leaves the target half cleaned.
-    let Some(db) = TestDb::create("jobs_force_src").await else {
+    let Some(db) = TestDb::create("jobs_force_src") else {
         return;
     };
     db.execute(SMALL).await;
@@ -344,7 +346,7 @@ async fn a_failing_forced_restore_with_jobs_leaves_the_existing_database_unchang
     // The target holds the backup's tables with other rows, and a view on `extra` that makes
     // `DROP TABLE extra` (pg_restore --clean drops in reverse order: `items` first) fail after
     // `items` was dropped.
-    let other = TestDb::create("jobs_force_dst").await.unwrap();
+    let other = TestDb::create("jobs_force_dst").unwrap();
     other
         .execute(
             "CREATE TABLE extra(id int); INSERT INTO extra VALUES (7); \
@@ -368,7 +370,7 @@ async fn a_failing_forced_restore_with_jobs_leaves_the_existing_database_unchang
     );
 
     // Into a database the restore creates, the jobs are used (and the result matches).
-    let copy = TestDb::named(unique_name("jobs_force_copy"));
+    let copy = TestDb::named("jobs_force_copy");
     let target = PostgresTarget::new(&options, Some(&copy.url())).unwrap();
     restore(&sink, &manifest, &target, RestoreOptions::default())
         .await
@@ -422,7 +424,7 @@ async fn a_stream_failing_where_eof_would_be_commits_nothing() {
     // only known at the end): neither pg_restore nor psql may commit before lifeboat has seen
     // EOF, whatever they make of the bytes they got.
     use backup_core::Target;
-    let Some(db) = TestDb::create("fail_at_eof").await else {
+    let Some(db) = TestDb::create("fail_at_eof") else {
         return;
     };
     db.execute(SMALL).await;
@@ -436,7 +438,7 @@ async fn a_stream_failing_where_eof_would_be_commits_nothing() {
             .await
             .unwrap();
 
-        let empty = TestDb::create("fail_at_eof_dst").await.unwrap();
+        let empty = TestDb::create("fail_at_eof_dst").unwrap();
         let target = PostgresTarget::new(&options, Some(&empty.url())).unwrap();
         let mut input = FailsAtTheEnd {
             data: dump,

@@ -12,7 +12,7 @@ use store_postgres::{
 };
 
 async fn round_trip(format: DumpFormat) {
-    let Some(db) = TestDb::create(&format!("rich_{}", format.as_str())).await else {
+    let Some(db) = TestDb::create(&format!("rich_{}", format.as_str())) else {
         return;
     };
     db.execute(RICH_SCHEMA).await;
@@ -37,7 +37,7 @@ async fn round_trip(format: DumpFormat) {
         DumpFormat::Plain => "pg_dump-plain",
     };
     assert_eq!(manifest.dump_format, expected_format);
-    let meta = PostgresMetadata::from_value(&manifest.metadata).unwrap();
+    let meta = manifest.metadata_as::<PostgresMetadata>().unwrap();
     let database = &meta.databases[0];
     assert_eq!(database.tables["public.big"], 100_000);
     assert_eq!(database.tables["sales.orders"], 2000);
@@ -67,12 +67,12 @@ async fn round_trip(format: DumpFormat) {
         .unwrap()
         .to_string();
     assert!(
-        !database_exists(&scratch).await,
+        !database_exists(&scratch),
         "the scratch database was not dropped"
     );
 
     // restore --to a new database: same content, sequences included
-    let copy = TestDb::named(unique_name("rich_copy"));
+    let copy = TestDb::named("rich_copy");
     let target = PostgresTarget::new(&options, Some(&copy.url())).unwrap();
     let report = restore(&sink, &manifest, &target, RestoreOptions::default())
         .await
@@ -94,7 +94,7 @@ async fn plain_format_round_trip_keeps_every_table_and_sequence() {
 
 #[tokio::test]
 async fn parallel_restore_stages_and_matches() {
-    let Some(db) = TestDb::create("parallel").await else {
+    let Some(db) = TestDb::create("parallel") else {
         return;
     };
     db.execute(RICH_SCHEMA).await;
@@ -105,7 +105,7 @@ async fn parallel_restore_stages_and_matches() {
     let (sink, manifest) = backup(&PostgresSource::new(options.clone()).unwrap())
         .await
         .unwrap();
-    let copy = TestDb::named(unique_name("parallel_copy"));
+    let copy = TestDb::named("parallel_copy");
     let target = PostgresTarget::new(&options, Some(&copy.url())).unwrap();
     restore(&sink, &manifest, &target, RestoreOptions::default())
         .await
@@ -115,7 +115,7 @@ async fn parallel_restore_stages_and_matches() {
 
 #[tokio::test]
 async fn table_filters_count_exactly_the_dumped_tables() {
-    let Some(db) = TestDb::create("filter").await else {
+    let Some(db) = TestDb::create("filter") else {
         return;
     };
     db.execute(RICH_SCHEMA).await;
@@ -126,11 +126,11 @@ async fn table_filters_count_exactly_the_dumped_tables() {
     options.exclude_tables = vec!["public.measurements_2026".into()];
     let source = PostgresSource::new(options.clone()).unwrap();
     let (sink, manifest) = backup(&source).await.unwrap();
-    let meta = PostgresMetadata::from_value(&manifest.metadata).unwrap();
+    let meta = manifest.metadata_as::<PostgresMetadata>().unwrap();
     let tables: Vec<&String> = meta.databases[0].tables.keys().collect();
     assert_eq!(tables, ["public.Mixed Case", "public.measurements_2025"]);
     assert!(meta.filtered && meta.databases[0].schema_hash.is_none());
-    let copy = TestDb::named(unique_name("filter_copy"));
+    let copy = TestDb::named("filter_copy");
     let target = PostgresTarget::new(&options, Some(&copy.url())).unwrap();
     restore(&sink, &manifest, &target, RestoreOptions::default())
         .await
@@ -148,7 +148,7 @@ async fn table_filters_count_exactly_the_dumped_tables() {
 
 #[tokio::test]
 async fn schema_only_dumps_no_rows() {
-    let Some(db) = TestDb::create("schema_only").await else {
+    let Some(db) = TestDb::create("schema_only") else {
         return;
     };
     db.execute(RICH_SCHEMA).await;
@@ -157,7 +157,7 @@ async fn schema_only_dumps_no_rows() {
     let (sink, manifest) = backup(&PostgresSource::new(options.clone()).unwrap())
         .await
         .unwrap();
-    let meta = PostgresMetadata::from_value(&manifest.metadata).unwrap();
+    let meta = manifest.metadata_as::<PostgresMetadata>().unwrap();
     assert!(meta.databases[0].tables.values().all(|rows| *rows == 0));
     let drill = PostgresDrill::new(&options).unwrap();
     check(&sink, &manifest, &drill).await.unwrap();
@@ -165,7 +165,7 @@ async fn schema_only_dumps_no_rows() {
 
 #[tokio::test]
 async fn preflight_reports_server_and_sizes() {
-    let Some(db) = TestDb::create("preflight").await else {
+    let Some(db) = TestDb::create("preflight") else {
         return;
     };
     db.execute("CREATE TABLE t(id int); INSERT INTO t VALUES (1);")
@@ -179,7 +179,7 @@ async fn preflight_reports_server_and_sizes() {
 
 #[tokio::test]
 async fn a_unix_socket_url_works_for_the_client_and_the_tools() {
-    let Some(db) = TestDb::create("socket").await else {
+    let Some(db) = TestDb::create("socket") else {
         return;
     };
     if !std::path::Path::new("/var/run/postgresql/.s.PGSQL.5432").exists() {
@@ -193,7 +193,7 @@ async fn a_unix_socket_url_works_for_the_client_and_the_tools() {
     let (_sink, manifest) = backup(&PostgresSource::new(options).unwrap())
         .await
         .unwrap();
-    let meta = PostgresMetadata::from_value(&manifest.metadata).unwrap();
+    let meta = manifest.metadata_as::<PostgresMetadata>().unwrap();
     assert_eq!(meta.databases[0].tables["public.t"], 10);
     assert!(
         meta.server
@@ -207,7 +207,7 @@ async fn a_unix_socket_url_works_for_the_client_and_the_tools() {
 async fn exclude_tables_alone_keeps_the_large_objects() {
     // pg_dump -T (unlike -t) still dumps large objects: the manifest must count them, or the
     // restore and the drill see "more" large objects than the backup claims.
-    let Some(db) = TestDb::create("exclude_lo").await else {
+    let Some(db) = TestDb::create("exclude_lo") else {
         return;
     };
     db.execute(RICH_SCHEMA).await;
@@ -216,13 +216,13 @@ async fn exclude_tables_alone_keeps_the_large_objects() {
     let (sink, manifest) = backup(&PostgresSource::new(options.clone()).unwrap())
         .await
         .unwrap();
-    let meta = PostgresMetadata::from_value(&manifest.metadata).unwrap();
+    let meta = manifest.metadata_as::<PostgresMetadata>().unwrap();
     assert!(!meta.databases[0].tables.contains_key("public.big"));
     assert_eq!(meta.databases[0].large_objects, 2);
     check(&sink, &manifest, &PostgresDrill::new(&options).unwrap())
         .await
         .unwrap();
-    let copy = TestDb::named(unique_name("exclude_lo_copy"));
+    let copy = TestDb::named("exclude_lo_copy");
     let target = PostgresTarget::new(&options, Some(&copy.url())).unwrap();
     restore(&sink, &manifest, &target, RestoreOptions::default())
         .await

@@ -49,7 +49,7 @@ async fn require_encrypts_backup_drill_and_restore() {
     if !ssl_on(false).await {
         return;
     }
-    let Some(db) = TestDb::create("tls_require").await else {
+    let Some(db) = TestDb::create("tls_require") else {
         return;
     };
     db.execute("CREATE TABLE t(id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 1000) g;")
@@ -66,7 +66,7 @@ async fn require_encrypts_backup_drill_and_restore() {
         preflight.details
     );
     let (sink, manifest) = backup(&source).await.unwrap();
-    let meta = PostgresMetadata::from_value(&manifest.metadata).unwrap();
+    let meta = manifest.metadata_as::<PostgresMetadata>().unwrap();
     assert!(meta.tls.as_deref().is_some_and(|v| v.starts_with("TLS")));
     assert_eq!(meta.databases[0].tables["public.t"], 1000);
 
@@ -81,7 +81,7 @@ async fn require_encrypts_backup_drill_and_restore() {
         "{report:?}"
     );
 
-    let copy = TestDb::named(unique_name("tls_copy"));
+    let copy = TestDb::named("tls_copy");
     let to = format!(
         "postgres://root@127.0.0.1:5432/{}?sslmode=require",
         copy.name
@@ -110,7 +110,7 @@ async fn verify_ca_accepts_the_snakeoil_root_and_its_tools_too() {
     if !ssl_on(true).await {
         return;
     }
-    let Some(db) = TestDb::create("tls_verify_ca").await else {
+    let Some(db) = TestDb::create("tls_verify_ca") else {
         return;
     };
     db.execute("CREATE TABLE t(id int); INSERT INTO t SELECT generate_series(1, 10);")
@@ -124,13 +124,13 @@ async fn verify_ca_accepts_the_snakeoil_root_and_its_tools_too() {
     let (_sink, manifest) = backup(&PostgresSource::new(options).unwrap())
         .await
         .unwrap();
-    let meta = PostgresMetadata::from_value(&manifest.metadata).unwrap();
+    let meta = manifest.metadata_as::<PostgresMetadata>().unwrap();
     assert!(meta.tls.is_some());
     assert_eq!(meta.databases[0].tables["public.t"], 10);
 
     // verify-full by the certificate's name, root given as the option.
     let mut options = with_params(&db, "localhost", "sslmode=verify-full");
-    options.ssl_root_cert = Some(SNAKEOIL.into());
+    options.tls_ca_file = Some(SNAKEOIL.into());
     let preflight = PostgresSource::new(options).unwrap().preflight().await;
     assert!(preflight.is_ok(), "{preflight:?}");
 }
@@ -140,7 +140,7 @@ async fn verify_full_by_ip_and_unknown_issuers_are_clear_errors() {
     if !ssl_on(true).await {
         return;
     }
-    let Some(db) = TestDb::create("tls_verify_full").await else {
+    let Some(db) = TestDb::create("tls_verify_full") else {
         return;
     };
     let options = with_params(

@@ -10,7 +10,8 @@
 //! - [`fake_tool`], a misbehaving `pg_dump` (or any client tool); [`free_port`], a loopback
 //!   port for a scratch server;
 //! - [`service_unavailable`], the skip-or-fail rule of tests that need a real server
-//!   (`LIFEBOAT_REQUIRE_SERVICES=1` turns a skip into a failure, as in CI).
+//!   (`LIFEBOAT_REQUIRE_SERVICES=1` turns a skip into a failure, as in CI);
+//! - `postgres` (feature `postgres`): throw-away databases on the test PostgreSQL server.
 //!
 //! ## Example
 //!
@@ -43,6 +44,8 @@ mod fake_tool;
 mod manifest;
 mod memory_sink;
 mod ports;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod services;
 
 pub use bytes_source::BytesSource;

@@ -1,13 +1,10 @@
 //! Helpers for the postgres store's tests: a real server on 127.0.0.1:5432, one database per
-//! test (dropped again), fingerprints of a database's content.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! test (`lifeboat_testing::postgres::TestDb`, dropped again), async clients, fingerprints
+//! of a database's content, and the pipeline runs the tests repeat.
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
+pub use lifeboat_testing::postgres::{database_exists, drop_database, TestDb, SERVER};
 use tokio_postgres::{Client, NoTls};
-
-/// The server the tests use (trust auth for `root` on 127.0.0.1).
-pub const SERVER: &str = "postgres://root@127.0.0.1:5432";
 
 /// Connects to `database`, or `None` (skip) when the server is unreachable — a failure under
 /// `LIFEBOAT_REQUIRE_SERVICES=1`.
@@ -26,84 +23,23 @@ pub async fn connect(database: &str) -> Option<Client> {
     }
 }
 
-/// A database created for one test and dropped when this is dropped.
-pub struct TestDb {
-    pub name: String,
+/// What the async tests do with a [`TestDb`]: a client of it, and SQL run through one.
+#[allow(async_fn_in_trait)]
+pub trait TestDbExt {
+    /// A client connected to the database.
+    async fn client(&self) -> Client;
+    /// Runs `sql` (several statements in one string, like psql -c).
+    async fn execute(&self, sql: &str);
 }
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-/// A unique database name for `prefix` (not created).
-pub fn unique_name(prefix: &str) -> String {
-    format!(
-        "lbt_{prefix}_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-impl TestDb {
-    /// Creates an empty database, or `None` when the server is unreachable.
-    pub async fn create(prefix: &str) -> Option<TestDb> {
-        let admin = connect("postgres").await?;
-        let name = unique_name(prefix);
-        admin
-            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .unwrap();
-        Some(TestDb { name })
-    }
-
-    /// A database that will be dropped (if it exists) when this is dropped; not created.
-    pub fn named(name: String) -> TestDb {
-        TestDb { name }
-    }
-
-    pub fn url(&self) -> String {
-        format!("{SERVER}/{}", self.name)
-    }
-
-    pub async fn client(&self) -> Client {
+impl TestDbExt for TestDb {
+    async fn client(&self) -> Client {
         connect(&self.name).await.unwrap()
     }
 
-    pub async fn execute(&self, sql: &str) {
+    async fn execute(&self, sql: &str) {
         self.client().await.batch_execute(sql).await.unwrap();
     }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        drop_database(&self.name);
-    }
-}
-
-/// Drops a database with psql (synchronous: usable in `Drop`).
-pub fn drop_database(name: &str) {
-    let _ = std::process::Command::new("psql")
-        .args([
-            "-X",
-            "-q",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "root",
-            "-d",
-            "postgres",
-            "-c",
-        ])
-        .arg(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .output();
-}
-
-/// Whether a database exists.
-pub async fn database_exists(name: &str) -> bool {
-    let admin = connect("postgres").await.unwrap();
-    admin
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-        .await
-        .unwrap()
-        .is_some()
 }
 
 /// A schema with many object kinds and a 100k-row table.

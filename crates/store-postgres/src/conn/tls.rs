@@ -8,19 +8,22 @@
 //! as libpq does with a root certificate file), `verify-ca` (the chain must lead to a trusted
 //! root) and `verify-full` (chain and host name). The roots are `sslrootcert` (a PEM file) or,
 //! without it (or with `sslrootcert=system`), the system's trust store (webpki's roots when
-//! the system has none).
+//! the system has none). The verifiers and PEM roots are the edge toolkit's
+//! (`lifeboat_edge::tls`); what is PostgreSQL's own — the modes, the system trust store the
+//! client tools see too — is here and in `trust`.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use lifeboat_edge::tls::{
+    provider, roots_from_pem_file, AcceptAnyCertificate, ChainOnly, TlsError,
+};
+use rustls::client::danger::ServerCertVerifier;
 use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore};
-use rustls::{Error as TlsError, SignatureScheme};
+use rustls::ClientConfig;
 use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::trust::{system_bundle_path, system_roots};
 
 /// libpq's `sslmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +110,7 @@ enum Check {
 pub(crate) struct Tls {
     /// The mode.
     pub(crate) mode: SslMode,
-    /// The configured roots (`sslrootcert` / `ssl_root_cert`), if any.
+    /// The configured roots (`sslrootcert` / `tls_ca_file`), if any.
     pub(crate) root_cert: Option<RootCerts>,
 }
 
@@ -125,23 +128,24 @@ impl Tls {
 
     /// The rustls connector for this mode (`None`: no TLS at all). Reads the root certificate
     /// file (or the system's trust store, once per process).
-    pub(crate) fn connector(&self) -> Result<Option<MakeRustlsConnect>, String> {
+    pub(crate) fn connector(&self) -> Result<Option<MakeRustlsConnect>, TlsError> {
         if self.mode == SslMode::Disable {
             return Ok(None);
         }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = provider();
         let verifier: Arc<dyn ServerCertVerifier> = match self.check() {
-            Check::None => Arc::new(NoCheck(provider.clone())),
+            // libpq's `prefer` / `require` without roots: encrypted, server not authenticated.
+            Check::None => Arc::new(AcceptAnyCertificate::new(provider.clone())),
             check => {
                 let roots = match &self.root_cert {
-                    Some(RootCerts::File(path)) => Arc::new(roots_from_file(path)?),
+                    Some(RootCerts::File(path)) => Arc::new(roots_from_pem_file(path)?),
                     Some(RootCerts::System) | None => system_roots(),
                 };
                 let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
                     .build()
-                    .map_err(|e| format!("cannot set up certificate verification: {e}"))?;
+                    .map_err(TlsError::Verifier)?;
                 if check == Check::Chain {
-                    Arc::new(ChainOnly(webpki))
+                    Arc::new(ChainOnly::new(webpki))
                 } else {
                     webpki
                 }
@@ -149,7 +153,7 @@ impl Tls {
         };
         let config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| format!("cannot set up TLS: {e}"))?
+            .map_err(TlsError::Setup)?
             .dangerous()
             .with_custom_certificate_verifier(verifier)
             .with_no_client_auth();
@@ -176,195 +180,8 @@ impl Tls {
     }
 }
 
-/// The certificates of a PEM file as a root store.
-fn roots_from_file(path: &Path) -> Result<RootCertStore, String> {
-    let shown = path.display();
-    let iter = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("cannot read the root certificate file {shown}: {e}"))?;
-    let mut roots = RootCertStore::empty();
-    for cert in iter {
-        let cert =
-            cert.map_err(|e| format!("cannot read the root certificate file {shown}: {e}"))?;
-        roots
-            .add(cert)
-            .map_err(|e| format!("unusable root certificate in {shown}: {e}"))?;
-    }
-    if roots.is_empty() {
-        return Err(format!(
-            "the root certificate file {shown} holds no PEM certificate"
-        ));
-    }
-    Ok(roots)
-}
-
-/// The system's trust store, loaded once: the CA bundle file the client tools get too (so both
-/// trust the same roots), else what `rustls-native-certs` finds, else webpki's roots.
-fn system_roots() -> Arc<RootCertStore> {
-    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
-    ROOTS
-        .get_or_init(|| {
-            let mut roots = RootCertStore::empty();
-            if let Some(bundle) = system_bundle_path() {
-                if let Ok(iter) = CertificateDer::pem_file_iter(&bundle) {
-                    roots.add_parsable_certificates(iter.filter_map(Result::ok));
-                }
-            }
-            if roots.is_empty() {
-                roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-            }
-            if roots.is_empty() {
-                tracing::debug!("no system root certificates found; using webpki's roots");
-                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            }
-            Arc::new(roots)
-        })
-        .clone()
-}
-
-/// The system's CA bundle file for the client tools: `SSL_CERT_FILE`, else the usual
-/// locations (Debian/Ubuntu, RHEL/Fedora, Alpine/macOS).
-fn system_bundle_path() -> Option<PathBuf> {
-    let from_env = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
-    from_env
-        .into_iter()
-        .chain(
-            [
-                "/etc/ssl/certs/ca-certificates.crt",
-                "/etc/pki/tls/certs/ca-bundle.crt",
-                "/etc/ssl/cert.pem",
-            ]
-            .map(PathBuf::from),
-        )
-        .find(|p| p.is_file())
-}
-
-/// `prefer` / `require` without roots: TLS without a certificate check (libpq's behaviour);
-/// the handshake signatures are still verified.
-#[derive(Debug)]
-struct NoCheck(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for NoCheck {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, TlsError> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, TlsError> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, TlsError> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// `verify-ca`: the chain must lead to a trusted root; the host name is not compared.
-/// webpki checks the chain (signatures, validity, usage) before the name, so a name error
-/// means the chain passed.
-#[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, TlsError> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
-            Err(TlsError::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, TlsError> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, TlsError> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// A hint for a failed TLS handshake, from the error text.
-pub(crate) fn hint(message: &str, tls: &Tls, host: &str) -> Option<String> {
-    if message.contains("not valid for name") || message.contains("NotValidForName") {
-        Some(format!(
-            "the server's certificate does not name the host `{host}`: connect by a name the \
-             certificate lists, or use sslmode=verify-ca to check the chain only"
-        ))
-    } else if message.contains("UnknownIssuer") || message.contains("unknown issuer") {
-        Some(match &tls.root_cert {
-            Some(RootCerts::File(path)) => format!(
-                "the server's certificate is not signed by a certificate in {}",
-                path.display()
-            ),
-            _ => "the server's certificate is not signed by a root the system trusts: point \
-                  `sslrootcert` (URL) or `ssl_root_cert` at the CA certificate (PEM)"
-                .to_string(),
-        })
-    } else if message.contains("server does not support TLS") {
-        Some(format!(
-            "sslmode={} needs TLS but the server has ssl = off",
-            tls.mode.as_str()
-        ))
-    } else {
-        None
-    }
-}
-
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -409,7 +226,7 @@ mod tests {
             mode: SslMode::VerifyFull,
             root_cert: Some(RootCerts::File("/nonexistent/ca.pem".into())),
         };
-        let err = tls.connector().err().unwrap();
+        let err = tls.connector().err().unwrap().to_string();
         assert!(err.contains("/nonexistent/ca.pem"), "{err}");
         let dir = tempfile::tempdir().unwrap();
         let empty = dir.path().join("empty.pem");
@@ -422,6 +239,7 @@ mod tests {
             .connector()
             .err()
             .unwrap()
+            .to_string()
             .contains("no PEM certificate"));
     }
 }
