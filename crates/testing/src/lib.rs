@@ -10,7 +10,9 @@
 //! - [`fake_tool`], a misbehaving `pg_dump` (or any client tool); [`free_port`], a loopback
 //!   port for a scratch server;
 //! - [`service_unavailable`], the skip-or-fail rule of tests that need a real server
-//!   (`LIFEBOAT_REQUIRE_SERVICES=1` turns a skip into a failure, as in CI).
+//!   (`LIFEBOAT_REQUIRE_SERVICES=1` turns a skip into a failure, as in CI);
+//! - `rabbitmq` (feature `rabbitmq`): the RabbitMQ test broker's vhosts and users, deleted
+//!   after the test, and AMQP publishing and reading.
 //!
 //! ## Example
 //!
@@ -43,6 +45,8 @@ mod fake_tool;
 mod manifest;
 mod memory_sink;
 mod ports;
+#[cfg(feature = "rabbitmq")]
+pub mod rabbitmq;
 mod services;
 
 pub use bytes_source::BytesSource;
