@@ -6,199 +6,19 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
 use common::{lifeboat, list_json, list_json_env, write_config};
+use lifeboat_edge::percent::encode_component;
+use lifeboat_testing::free_port;
+use lifeboat_testing::rabbitmq::{publish, Msg, TestBroker};
 use serde_json::{json, Value};
 
-const API: &str = "http://127.0.0.1:15672";
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-/// A vhost of this test on the shared broker, deleted on drop (also when the test fails).
-struct Vhost {
-    name: String,
-    client: reqwest::Client,
-}
-
-async fn vhost(test: &str) -> Option<Vhost> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    let up = client
-        .get(format!("{API}/api/overview"))
-        .basic_auth("guest", Some("guest"))
-        .send()
-        .await
-        .map(|r| r.status().is_success())
-        .unwrap_or(false);
-    if !up {
-        lifeboat_testing::service_unavailable(format_args!(
-            "{test}: RabbitMQ management API at {API} unreachable"
-        ));
-        return None;
-    }
-    let v = Vhost {
-        name: format!("lbcli_{test}_{:06x}", rand::random::<u32>() & 0xff_ffff),
-        client,
-    };
-    v.put("", json!({})).await;
-    v.call(
-        reqwest::Method::PUT,
-        &format!("/api/permissions/{}/guest", enc(&v.name)),
-        Some(json!({"configure": ".*", "write": ".*", "read": ".*"})),
-    )
-    .await;
-    Some(v)
-}
-
-impl Vhost {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut r = self
-            .client
-            .request(method.clone(), format!("{API}{path}"))
-            .basic_auth("guest", Some("guest"));
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let r = r.send().await.unwrap();
-        let status = r.status();
-        let text = r.text().await.unwrap();
-        assert!(
-            status.is_success() || (method == reqwest::Method::DELETE && status == 404),
-            "{method} {path}: {status} {text}"
-        );
-        serde_json::from_str(&text).unwrap_or(Value::Null)
-    }
-
-    /// PUT on an object of this vhost: `kind` e.g. `queues/q1` (empty: the vhost itself).
-    async fn put(&self, kind: &str, body: Value) {
-        let path = if kind.is_empty() {
-            format!("/api/vhosts/{}", enc(&self.name))
-        } else {
-            let (k, name) = kind.split_once('/').unwrap();
-            format!("/api/{k}/{}/{}", enc(&self.name), enc(name))
-        };
-        self.call(reqwest::Method::PUT, &path, Some(body)).await;
-    }
-
-    /// The vhost's definitions (`GET /api/definitions/<vhost>`), every section sorted, to
-    /// compare before and after a restore that must change nothing.
-    async fn definitions(&self) -> Value {
-        let mut all = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/api/definitions/{}", enc(&self.name)),
-                None,
-            )
-            .await;
-        if let Some(map) = all.as_object_mut() {
-            for section in map.values_mut() {
-                if let Some(items) = section.as_array_mut() {
-                    items.sort_by_key(|o| o.to_string());
-                }
-            }
-        }
-        all
-    }
-
-    async fn exists(&self, kind: &str, name: &str) -> bool {
-        let path = format!("{API}/api/{kind}/{}/{}", enc(&self.name), enc(name));
-        self.client
-            .get(path)
-            .basic_auth("guest", Some("guest"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .is_success()
-    }
-
-    async fn get(&self, kind: &str, name: &str) -> Value {
-        self.call(
-            reqwest::Method::GET,
-            &format!("/api/{kind}/{}/{}", enc(&self.name), enc(name)),
-            None,
-        )
-        .await
-    }
-
-    async fn delete_vhost(&self) {
-        self.call(
-            reqwest::Method::DELETE,
-            &format!("/api/vhosts/{}", enc(&self.name)),
-            None,
-        )
-        .await;
-    }
-
-    async fn grant_guest(&self) {
-        self.call(
-            reqwest::Method::PUT,
-            &format!("/api/permissions/{}/guest", enc(&self.name)),
-            Some(json!({"configure": ".*", "write": ".*", "read": ".*"})),
-        )
-        .await;
-    }
-
-    /// Publishes through the management API (enough for a few messages).
-    async fn publish(&self, queue: &str, payload: &str) {
-        let r = self
-            .call(
-                reqwest::Method::POST,
-                &format!("/api/exchanges/{}/amq.default/publish", enc(&self.name)),
-                Some(json!({"properties": {"delivery_mode": 2, "headers": {"k": "v"}}, "routing_key": queue, "payload": payload, "payload_encoding": "string"})),
-            )
-            .await;
-        assert_eq!(r["routed"], true);
-    }
-
-    /// The payloads in `queue`, in order, left in place.
-    async fn peek(&self, queue: &str) -> Vec<String> {
-        let r = self
-            .call(
-                reqwest::Method::POST,
-                &format!("/api/queues/{}/{}/get", enc(&self.name), enc(queue)),
-                Some(json!({"count": 1000, "ackmode": "ack_requeue_true", "encoding": "auto"})),
-            )
-            .await;
-        r.as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["payload"].as_str().unwrap().to_string())
-            .collect()
-    }
-}
-
-impl Drop for Vhost {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let _ = reqwest::Client::new()
-                    .delete(format!("{API}/api/vhosts/{}", enc(&name)))
-                    .basic_auth("guest", Some("guest"))
-                    .send()
-                    .await;
-            });
-        })
-        .join();
-    }
+/// The test broker with one vhost of this test (guest may do anything there), deleted on
+/// drop, also when the test fails.
+async fn broker(test: &str) -> Option<(TestBroker, String)> {
+    let mut broker = TestBroker::connect(test).await?;
+    let vhost = broker.vhost("v").await;
+    Some((broker, vhost))
 }
 
 fn config(dir: &Path, url: &str, extra: &str) {
@@ -221,34 +41,33 @@ fn run(dir: &Path, args: &[&str]) -> (i32, String) {
 
 #[tokio::test]
 async fn backup_verify_restore_with_messages_through_the_cli() {
-    let Some(v) = vhost("rt").await else { return };
-    v.put(
-        "exchanges/events",
+    let Some((b, v)) = broker("rt").await else {
+        return;
+    };
+    b.put(
+        &b.object_path("exchanges", &v, "events"),
         json!({"type": "topic", "durable": true}),
     )
     .await;
-    v.put(
-        "queues/orders",
+    b.put(
+        &b.object_path("queues", &v, "orders"),
         json!({"durable": true, "arguments": {"x-max-length": 100}}),
     )
     .await;
-    v.call(
-        reqwest::Method::POST,
-        &format!("/api/bindings/{}/e/events/q/orders", enc(&v.name)),
-        Some(json!({"routing_key": "order.*"})),
+    b.post(
+        &format!("/api/bindings/{}/e/events/q/orders", encode_component(&v)),
+        json!({"routing_key": "order.*"}),
     )
     .await;
-    for i in 0..20 {
-        v.publish("orders", &format!("order {i}")).await;
-    }
+    let orders: Vec<Msg> = (0..20)
+        .map(|i| Msg::persistent(format!("order {i}")))
+        .collect();
+    publish(&v, "orders", &orders).await;
     let dir = tempfile::tempdir().unwrap();
     config(
         dir.path(),
         "http://guest@127.0.0.1:15672",
-        &format!(
-            "password = \"${{RABBIT_PW}}\"\nvhosts = [\"{}\"]\nmessages = true\n",
-            v.name
-        ),
+        &format!("password = \"${{RABBIT_PW}}\"\nvhosts = [\"{v}\"]\nmessages = true\n"),
     );
     let d = dir.path().to_path_buf();
     let (code, out) = tokio::task::spawn_blocking(move || {
@@ -294,7 +113,7 @@ async fn backup_verify_restore_with_messages_through_the_cli() {
             && !manifest_text.contains("rabbit_password_hashing")
     );
     assert_eq!(
-        v.peek("orders").await.len(),
+        b.peek(&v, "orders").await.len(),
         20,
         "the backup took messages away"
     );
@@ -330,7 +149,7 @@ async fn backup_verify_restore_with_messages_through_the_cli() {
     assert_eq!(code, 0, "{out}");
 
     // Restore into a broker without the vhost: topology and messages come back in order.
-    v.delete_vhost().await;
+    b.delete(&b.vhost_path(&v)).await;
     let d = dir.path().to_path_buf();
     let (code, out) = tokio::task::spawn_blocking(move || {
         let o = lifeboat(&d)
@@ -355,13 +174,13 @@ async fn backup_verify_restore_with_messages_through_the_cli() {
         out.contains("http://guest@127.0.0.1:15672"),
         "the --to target is not named: {out}"
     );
-    v.grant_guest().await;
+    b.grant_guest(&v).await;
     assert_eq!(
-        v.get("queues", "orders").await["arguments"]["x-max-length"],
+        b.get(&b.object_path("queues", &v, "orders")).await["arguments"]["x-max-length"],
         100
     );
-    assert!(v.exists("exchanges", "events").await);
-    let payloads = v.peek("orders").await;
+    assert!(b.exists(&b.object_path("exchanges", &v, "events")).await);
+    let payloads = b.peek(&v, "orders").await;
     assert_eq!(
         payloads,
         (0..20).map(|i| format!("order {i}")).collect::<Vec<_>>()
@@ -370,24 +189,25 @@ async fn backup_verify_restore_with_messages_through_the_cli() {
 
 #[tokio::test]
 async fn a_conflicting_queue_is_refused_and_dry_run_shows_the_diff() {
-    let Some(v) = vhost("conflict").await else {
+    let Some((b, v)) = broker("conflict").await else {
         return;
     };
-    v.put(
-        "queues/orders",
+    let (orders, events) = (
+        b.object_path("queues", &v, "orders"),
+        b.object_path("exchanges", &v, "events"),
+    );
+    b.put(
+        &orders,
         json!({"durable": true, "arguments": {"x-message-ttl": 1000}}),
     )
     .await;
-    v.put(
-        "exchanges/events",
-        json!({"type": "fanout", "durable": true}),
-    )
-    .await;
+    b.put(&events, json!({"type": "fanout", "durable": true}))
+        .await;
     let dir = tempfile::tempdir().unwrap();
     config(
         dir.path(),
         "http://guest:guest@127.0.0.1:15672",
-        &format!("vhosts = [\"{}\"]\n", v.name),
+        &format!("vhosts = [\"{v}\"]\n"),
     );
     let d = dir.path().to_path_buf();
     tokio::task::spawn_blocking(move || {
@@ -396,26 +216,20 @@ async fn a_conflicting_queue_is_refused_and_dry_run_shows_the_diff() {
     })
     .await
     .unwrap();
-    v.call(
-        reqwest::Method::DELETE,
-        &format!("/api/queues/{}/orders", enc(&v.name)),
-        None,
-    )
-    .await;
-    v.put(
-        "queues/orders",
+    b.delete(&orders).await;
+    b.put(
+        &orders,
         json!({"durable": true, "arguments": {"x-message-ttl": 5000}}),
     )
     .await;
-    v.put("queues/extra", json!({"durable": true})).await;
-    // The exchange is gone: a restore that went ahead would create it.
-    v.call(
-        reqwest::Method::DELETE,
-        &format!("/api/exchanges/{}/events", enc(&v.name)),
-        None,
+    b.put(
+        &b.object_path("queues", &v, "extra"),
+        json!({"durable": true}),
     )
     .await;
-    let before = v.definitions().await;
+    // The exchange is gone: a restore that went ahead would create it.
+    b.delete(&events).await;
+    let before = b.definitions().await;
 
     let d = dir.path().to_path_buf();
     let dry = tokio::task::spawn_blocking(move || run(&d, &["restore", "broker", "--dry-run"]))
@@ -428,7 +242,7 @@ async fn a_conflicting_queue_is_refused_and_dry_run_shows_the_diff() {
         dry.1
     );
     assert!(dry.1.contains("+ create: exchange"), "{}", dry.1);
-    assert_eq!(v.definitions().await, before, "--dry-run changed the vhost");
+    assert_eq!(b.definitions().await, before, "--dry-run changed the vhost");
 
     let d = dir.path().to_path_buf();
     let refused = tokio::task::spawn_blocking(move || run(&d, &["restore", "broker"]))
@@ -436,13 +250,13 @@ async fn a_conflicting_queue_is_refused_and_dry_run_shows_the_diff() {
         .unwrap();
     assert_eq!(refused.0, 1, "{}", refused.1);
     assert!(
-        refused.1.contains(&format!("queue {}/orders", v.name)) && refused.1.contains("--force"),
+        refused.1.contains(&format!("queue {v}/orders")) && refused.1.contains("--force"),
         "{}",
         refused.1
     );
     // Nothing changed: not the conflicting queue, and the missing exchange was not created.
     assert_eq!(
-        v.definitions().await,
+        b.definitions().await,
         before,
         "a refused restore changed the vhost"
     );
@@ -452,11 +266,8 @@ async fn a_conflicting_queue_is_refused_and_dry_run_shows_the_diff() {
         .await
         .unwrap();
     assert_eq!(forced.0, 0, "{}", forced.1);
-    assert_eq!(
-        v.get("queues", "orders").await["arguments"]["x-message-ttl"],
-        1000
-    );
-    assert!(v.exists("exchanges", "events").await);
+    assert_eq!(b.get(&orders).await["arguments"]["x-message-ttl"], 1000);
+    assert!(b.exists(&events).await);
 }
 
 #[test]
@@ -469,19 +280,18 @@ fn failures_are_clear_and_leave_no_manifest() {
         );
         return;
     }
+    // Nothing listens on these ports.
+    let nothing = format!("http://guest:not-the-password@127.0.0.1:{}", free_port());
+    let no_amqp = format!("amqp_url = \"amqp://127.0.0.1:{}\"\n", free_port());
     let cases: [(&str, &str, &str); 3] = [
         (
             "http://guest:not-the-password@127.0.0.1:15672",
             "",
             "wrong credentials for user `guest`",
         ),
+        (&nothing, &no_amqp, "unreachable"),
         (
-            "http://guest:not-the-password@127.0.0.1:1",
-            "amqp_url = \"amqp://127.0.0.1:2\"\n",
-            "unreachable",
-        ),
-        (
-            "http://guest:not-the-password@127.0.0.1:1",
+            &nothing,
             "amqp_url = \"amqp://127.0.0.1:5672\"\n",
             "rabbitmq-plugins enable rabbitmq_management",
         ),

@@ -29,6 +29,7 @@ use serde_json::Value;
 
 use crate::definitions::{vhost_of, Definitions};
 use crate::diff::{Change, Diff};
+use crate::metadata::MessagesMetadata;
 
 /// The exchange name RabbitMQ checks publishing to the default exchange against.
 const DEFAULT_EXCHANGE: &str = "amq.default";
@@ -62,19 +63,15 @@ impl Denied {
 /// metadata (`messages.queues`), or, without that list, every vhost of the backup with a
 /// queue.
 pub(crate) fn vhosts_receiving_messages(
-    metadata: &Value,
+    messages: Option<&MessagesMetadata>,
     backup: &Definitions,
 ) -> BTreeSet<String> {
-    if let Some(queues) = metadata
-        .get("messages")
-        .and_then(|m| m.get("queues"))
-        .and_then(Value::as_array)
-    {
-        return queues
+    if let Some(messages) = messages {
+        return messages
+            .queues
             .iter()
-            .filter(|q| q.get("messages").and_then(Value::as_u64).unwrap_or(1) > 0)
-            .filter_map(|q| q.get("vhost").and_then(Value::as_str))
-            .map(str::to_string)
+            .filter(|q| q.messages > 0)
+            .map(|q| q.vhost.clone())
             .collect();
     }
     backup
@@ -208,13 +205,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn defs(v: Value) -> Definitions {
-        let mut d = Definitions::default();
-        for (k, v) in v.as_object().unwrap() {
-            d.sections.insert(k.clone(), v.as_array().unwrap().clone());
-        }
-        d
-    }
+    use crate::definitions::from_json as defs;
 
     fn perm(user: &str, vhost: &str, write: &str) -> Value {
         json!({"user": user, "vhost": vhost, "configure": "", "write": write, "read": ""})
@@ -310,15 +301,17 @@ mod tests {
     fn the_vhosts_with_messages_come_from_the_manifest_or_the_queues() {
         let backup = defs(json!({"queues": [
             {"vhost": "a", "name": "q"}, {"vhost": "b", "name": "q"}]}));
-        let metadata = json!({"messages": {"queues": [
-            {"vhost": "a", "queue": "q", "messages": 3},
-            {"vhost": "b", "queue": "q", "messages": 0}]}});
+        let metadata: crate::RabbitmqMetadata =
+            serde_json::from_value(json!({"messages": {"queues": [
+            {"vhost": "a", "queue": "q", "messages": 3, "depth": 3},
+            {"vhost": "b", "queue": "q", "messages": 0, "depth": 0}]}}))
+            .unwrap();
         assert_eq!(
-            vhosts_receiving_messages(&metadata, &backup),
+            vhosts_receiving_messages(metadata.messages.as_ref(), &backup),
             ["a".to_string()].into()
         );
         assert_eq!(
-            vhosts_receiving_messages(&json!({}), &backup),
+            vhosts_receiving_messages(None, &backup),
             ["a".to_string(), "b".to_string()].into()
         );
     }

@@ -1,11 +1,14 @@
-//! AMQP connections (lapin) for reading and republishing messages.
+//! AMQP connections (lapin) for reading and republishing messages, and their errors, scrubbed
+//! of the password.
 
+use lapin::options::QueueDeclareOptions;
+use lapin::types::FieldTable;
 use lapin::uri::{AMQPAuthority, AMQPQueryString, AMQPScheme, AMQPUri, AMQPUserInfo};
-use lapin::{Connection, ConnectionProperties};
+use lapin::{Channel, Connection, ConnectionProperties};
+use lifeboat_edge::Scrubbed;
 
-use crate::api::error_chain;
+use crate::endpoint::AmqpEndpoint;
 use crate::error::{RabbitmqError, Step};
-use crate::options::AmqpEndpoint;
 
 /// A connection to `vhost`, named so operators see who holds it in the management UI.
 pub(crate) async fn connect(
@@ -18,7 +21,7 @@ pub(crate) async fn connect(
         authority: AMQPAuthority {
             userinfo: AMQPUserInfo {
                 username: endpoint.username.clone(),
-                password: endpoint.password.clone(),
+                password: endpoint.password.expose().to_string(),
             },
             host: endpoint.host.clone(),
             port: endpoint.port,
@@ -36,7 +39,28 @@ pub(crate) async fn connect(
     );
     Connection::connect_uri(uri, properties)
         .await
-        .map_err(|e| amqp_error(endpoint, vhost, step, "connect", &e))
+        .map_err(|e| amqp_error(endpoint, vhost, step, "connect", e))
+}
+
+/// `queue.declare(passive)`: whether `queue` exists, with its message and consumer counts. A
+/// failure closes the channel (the broker's doing).
+pub(crate) async fn passive_declare(channel: &Channel, queue: &str) -> lapin::Result<lapin::Queue> {
+    channel
+        .queue_declare(
+            queue,
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+}
+
+/// A lapin error with the password scrubbed from its text (lapin never prints it, but the
+/// text is shown and recorded), the original kept for typed matching.
+pub(crate) fn scrubbed(endpoint: &AmqpEndpoint, e: lapin::Error) -> Box<Scrubbed> {
+    Box::new(Scrubbed::new(e, [endpoint.password.expose()]))
 }
 
 /// An AMQP error with its context.
@@ -45,20 +69,13 @@ pub(crate) fn amqp_error(
     vhost: &str,
     step: Step,
     what: impl Into<String>,
-    e: &lapin::Error,
+    e: lapin::Error,
 ) -> RabbitmqError {
-    let reason = error_chain(e);
-    // lapin never prints the password, but make sure.
-    let reason = if endpoint.password.is_empty() {
-        reason
-    } else {
-        reason.replace(&endpoint.password, "***")
-    };
     RabbitmqError::Amqp {
         step,
         what: what.into(),
         amqp: endpoint.display(),
         vhost: vhost.to_string(),
-        reason,
+        source: scrubbed(endpoint, e),
     }
 }

@@ -1,15 +1,20 @@
 //! A small client for the RabbitMQ management HTTP API (the `rabbitmq_management` plugin).
 //!
 //! Credentials go in the `Authorization` header, never in a URL, and every error carries the
-//! base URL without password.
+//! base URL without password. An `https://` API is checked as [`crate::tls`] says.
 
 use std::time::Duration;
 
+use bytes::Bytes;
+use lifeboat_edge::{percent, redact};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::error::{RabbitmqError, Step};
-use crate::options::{encode_segment, AmqpEndpoint, ApiEndpoint};
+use crate::definitions::{Definitions, MAX_OBJECT_BYTES};
+use crate::endpoint::{AmqpEndpoint, ApiEndpoint, Endpoints};
+use crate::error::{Malformed, RabbitmqError, Step};
+use crate::responses::{ErrorBody, LOGIN_FAILED};
+use crate::scan::{Event, Scanner};
 
 /// How long to wait for the API to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -23,25 +28,30 @@ const READ_TIMEOUT: Duration = Duration::from_secs(120);
 /// error page could be anything).
 const MAX_ERROR_BODY: usize = 64 << 10;
 
-/// The management API of one broker.
+/// The management API of one broker (and, for messages, where its AMQP port is).
 #[derive(Clone, Debug)]
 pub(crate) struct Api {
     client: reqwest::Client,
     endpoint: ApiEndpoint,
-    /// Used to tell "management plugin disabled" from "broker down".
+    /// For messages; also tells "management plugin disabled" from "broker down".
     amqp: AmqpEndpoint,
 }
 
 impl Api {
-    pub fn new(endpoint: ApiEndpoint, amqp: AmqpEndpoint) -> Result<Self, RabbitmqError> {
+    /// The client of the broker at `endpoints`. No I/O (but `tls_ca_file` is read).
+    pub fn new(endpoints: Endpoints) -> Result<Self, RabbitmqError> {
+        let Endpoints { api, amqp } = endpoints;
+        let https = api.base.scheme() == "https";
+        let tls = crate::tls::client_config(&api.tls, &api.display(), https)?;
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(READ_TIMEOUT)
+            .use_preconfigured_tls(tls)
             .build()
-            .map_err(|e| RabbitmqError::BadOption(format!("HTTP client: {e}")))?;
+            .map_err(RabbitmqError::HttpClient)?;
         Ok(Self {
             client,
-            endpoint,
+            endpoint: api,
             amqp,
         })
     }
@@ -54,6 +64,11 @@ impl Api {
     /// The user the API is used as.
     pub fn username(&self) -> &str {
         &self.endpoint.username
+    }
+
+    /// The broker's AMQP endpoint.
+    pub fn amqp(&self) -> &AmqpEndpoint {
+        &self.amqp
     }
 
     fn url(&self, path: &str) -> String {
@@ -73,10 +88,10 @@ impl Api {
         body: Option<&Value>,
     ) -> Result<reqwest::Response, RabbitmqError> {
         let method_name = method_name(&method);
-        let mut request = self
-            .client
-            .request(method, self.url(path))
-            .basic_auth(&self.endpoint.username, Some(&self.endpoint.password));
+        let mut request = self.client.request(method, self.url(path)).basic_auth(
+            &self.endpoint.username,
+            Some(self.endpoint.password.expose()),
+        );
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -88,9 +103,10 @@ impl Api {
         if status.is_success() {
             return Ok(response);
         }
-        let text = error_body(response).await;
-        let reason = api_reason(&text);
-        if status == reqwest::StatusCode::UNAUTHORIZED && reason.contains("Login failed") {
+        let body = error_body(response).await;
+        // The API's text is shown: it must not echo the password.
+        let reason = redact::scrub(&api_reason(&body), [self.endpoint.password.expose()]);
+        if status == reqwest::StatusCode::UNAUTHORIZED && reason == LOGIN_FAILED {
             return Err(RabbitmqError::WrongCredentials {
                 user: self.endpoint.username.clone(),
                 url: self.display(),
@@ -115,11 +131,19 @@ impl Api {
         })
     }
 
-    /// A failed connection: the plugin hint when AMQP answers on the same host.
+    /// A request that got no response: a rejected certificate, the plugin hint when AMQP
+    /// answers on the same host, or an unreachable API.
     async fn connect_error(&self, step: Step, e: reqwest::Error) -> RabbitmqError {
-        let is_connect = e.is_connect();
-        let reason = error_chain(&e.without_url());
-        if is_connect && amqp_answers(&self.amqp).await {
+        let e = e.without_url();
+        if let Some(problem) = lifeboat_edge::tls::certificate_error(&e) {
+            return RabbitmqError::Certificate {
+                step,
+                url: self.display(),
+                problem: problem.clone(),
+                source: e,
+            };
+        }
+        if e.is_connect() && amqp_answers(&self.amqp).await {
             return RabbitmqError::PluginMissing {
                 url: self.display(),
                 amqp: self.amqp.display(),
@@ -128,33 +152,62 @@ impl Api {
         RabbitmqError::Unreachable {
             step,
             url: self.display(),
-            reason,
+            source: e,
+        }
+    }
+
+    /// A body that broke off or is not what was expected.
+    fn request_error(&self, step: Step, what: String, e: reqwest::Error) -> RabbitmqError {
+        RabbitmqError::Request {
+            step,
+            what,
+            url: self.display(),
+            source: e.without_url(),
         }
     }
 
     /// `GET path` as JSON, read whole: only for small documents (overview, whoami, one
-    /// vhost, operator policies); definitions are streamed with [`Api::get_stream`].
+    /// vhost, operator policies); definitions are streamed with [`Api::document`].
     pub async fn get_json<T: DeserializeOwned>(
         &self,
         step: Step,
         path: &str,
     ) -> Result<T, RabbitmqError> {
         let response = self.send(step, reqwest::Method::GET, path, None).await?;
-        response.json().await.map_err(|e| RabbitmqError::Request {
+        response
+            .json()
+            .await
+            .map_err(|e| self.request_error(step, format!("reading GET {path}"), e))
+    }
+
+    /// `GET path`, a definitions document, to be read chunk by chunk.
+    pub async fn document(&self, step: Step, path: &str) -> Result<Document<'_>, RabbitmqError> {
+        let response = self.send(step, reqwest::Method::GET, path, None).await?;
+        Ok(Document {
+            api: self,
             step,
             what: format!("reading GET {path}"),
-            url: self.display(),
-            reason: error_chain(&e.without_url()),
+            response,
+            scanner: Scanner::new(MAX_OBJECT_BYTES),
+            ended: false,
         })
     }
 
-    /// `GET path`, for streaming the body.
-    pub async fn get_stream(
-        &self,
-        step: Step,
-        path: &str,
-    ) -> Result<reqwest::Response, RabbitmqError> {
-        self.send(step, reqwest::Method::GET, path, None).await
+    /// Reads a definitions document whole (a broker's topology, which restore and drills
+    /// compare object by object).
+    pub async fn definitions(&self, step: Step, path: &str) -> Result<Definitions, RabbitmqError> {
+        let mut document = self.document(step, path).await?;
+        let mut defs = Definitions::default();
+        let mut events = Vec::new();
+        while document.next(&mut events).await?.is_some() {
+            for event in events.drain(..) {
+                defs.add(event).map_err(|e| document.bad(e))?;
+            }
+        }
+        for event in events.drain(..) {
+            defs.add(event).map_err(|e| document.bad(e))?;
+        }
+        Ok(defs)
     }
 
     /// `POST /api/definitions` with `body`.
@@ -182,33 +235,88 @@ impl Api {
 
     /// Creates (or updates) a vhost.
     pub async fn put_vhost(&self, step: Step, vhost: &str) -> Result<(), RabbitmqError> {
-        self.put(
-            step,
-            &format!("/api/vhosts/{}", encode_segment(vhost)),
-            &serde_json::json!({}),
-        )
-        .await
+        self.put(step, &vhost_path(vhost), &serde_json::json!({}))
+            .await
     }
 
     /// Deletes a vhost and everything in it.
     pub async fn delete_vhost(&self, step: Step, vhost: &str) -> Result<(), RabbitmqError> {
-        self.delete(step, &format!("/api/vhosts/{}", encode_segment(vhost)))
-            .await
+        self.delete(step, &vhost_path(vhost)).await
     }
 
     /// Gives `user` full permissions on `vhost` (for a scratch vhost).
     pub async fn grant(&self, step: Step, vhost: &str, user: &str) -> Result<(), RabbitmqError> {
         self.put(
             step,
-            &format!(
-                "/api/permissions/{}/{}",
-                encode_segment(vhost),
-                encode_segment(user)
-            ),
+            &object_path("permissions", vhost, user),
             &serde_json::json!({"configure": ".*", "write": ".*", "read": ".*"}),
         )
         .await
     }
+}
+
+/// A definitions document the API is sending, scanned as it arrives.
+pub(crate) struct Document<'a> {
+    api: &'a Api,
+    step: Step,
+    what: String,
+    response: reqwest::Response,
+    scanner: Scanner,
+    ended: bool,
+}
+
+impl Document<'_> {
+    /// The next chunk of the body, with the pieces it completes appended to `events`; `None`
+    /// once the body has ended with a complete document.
+    pub async fn next(&mut self, events: &mut Vec<Event>) -> Result<Option<Bytes>, RabbitmqError> {
+        if self.ended {
+            return Ok(None);
+        }
+        let chunk = self
+            .response
+            .chunk()
+            .await
+            .map_err(|e| self.api.request_error(self.step, self.what.clone(), e))?;
+        match chunk {
+            Some(chunk) => {
+                self.scanner
+                    .feed(&chunk, events)
+                    .map_err(|e| self.bad(e.into()))?;
+                Ok(Some(chunk))
+            }
+            None => {
+                self.ended = true;
+                self.scanner
+                    .finish(events)
+                    .map_err(|e| self.bad(e.into()))?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// The error for a document that is not a definitions document.
+    pub fn bad(&self, problem: Malformed) -> RabbitmqError {
+        RabbitmqError::BadDocument {
+            step: self.step,
+            what: self.what.clone(),
+            url: self.api.display(),
+            problem,
+        }
+    }
+}
+
+/// `/api/vhosts/<vhost>`.
+pub(crate) fn vhost_path(vhost: &str) -> String {
+    format!("/api/vhosts/{}", percent::encode_component(vhost))
+}
+
+/// `/api/<kind>/<vhost>/<name>`, e.g. a queue, an exchange or a user's permissions.
+pub(crate) fn object_path(kind: &str, vhost: &str, name: &str) -> String {
+    format!(
+        "/api/{kind}/{}/{}",
+        percent::encode_component(vhost),
+        percent::encode_component(name)
+    )
 }
 
 fn method_name(method: &reqwest::Method) -> &'static str {
@@ -237,33 +345,17 @@ async fn error_body(mut response: reqwest::Response) -> String {
 
 /// The `reason` (or `error`) of a management API error body, or the body itself, shortened.
 fn api_reason(body: &str) -> String {
-    let parsed: Option<Value> = serde_json::from_str(body).ok();
+    let parsed: Option<ErrorBody> = serde_json::from_str(body).ok();
     let text = parsed
-        .as_ref()
-        .and_then(|v| v.get("reason").or_else(|| v.get("error")))
+        .and_then(|b| b.reason.or(b.error))
         .map(|v| match v {
-            Value::String(s) => s.clone(),
+            Value::String(s) => s,
             other => other.to_string(),
         })
         .unwrap_or_else(|| body.trim().to_string());
     let mut text: String = text.chars().take(500).collect();
     if text.is_empty() {
         text = "no reason given".to_string();
-    }
-    text
-}
-
-/// An error with its causes, e.g. `error sending request: tcp connect error: Connection refused`.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let next = c.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        cause = c.source();
     }
     text
 }
@@ -275,4 +367,25 @@ async fn amqp_answers(amqp: &AmqpEndpoint) -> bool {
         tokio::time::timeout(Duration::from_secs(3), connect).await,
         Ok(Ok(_))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_come_from_the_body() {
+        assert_eq!(
+            api_reason(r#"{"error":"not_authorized","reason":"Login failed"}"#),
+            LOGIN_FAILED
+        );
+        assert_eq!(api_reason(r#"{"error":"bad_request"}"#), "bad_request");
+        assert_eq!(api_reason("  <html>proxy</html> "), "<html>proxy</html>");
+        assert_eq!(api_reason(""), "no reason given");
+        assert_eq!(vhost_path("/"), "/api/vhosts/%2F");
+        assert_eq!(
+            object_path("queues", "a b", "q/1"),
+            "/api/queues/a%20b/q%2F1"
+        );
+    }
 }

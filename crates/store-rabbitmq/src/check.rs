@@ -6,12 +6,14 @@ use backup_core::{FormatCheck, Manifest, Report, StoreError};
 use serde_json::{json, Value};
 use tokio::io::AsyncRead;
 
-use crate::definitions::{parse_element, Counts};
-use crate::error::RabbitmqError;
-use crate::format::DumpReader;
+use crate::definitions::{parse_element, parse_field, Counts};
+use crate::error::{Malformed, RabbitmqError};
+use crate::format::DumpFormat;
+use crate::metadata::RabbitmqMetadata;
+use crate::reader::DumpReader;
 use crate::scan::Event;
 
-/// The format check `verify` runs on a dump of one of [`crate::DUMP_FORMATS`]: every
+/// The format check `verify` runs on a dump of one of [`crate::FORMATS`]: every
 /// definitions object must be valid JSON of the right shape, every message line well formed
 /// and in order, the trailer's counts must match, and the object and message counts must equal
 /// the manifest's.
@@ -35,9 +37,9 @@ pub(crate) struct DumpCounts {
 /// Streams a dump, counting objects (one at a time in memory) and messages.
 pub(crate) async fn count_dump(
     input: &mut (dyn AsyncRead + Send + Unpin),
-    dump_format: &str,
+    format: DumpFormat,
 ) -> Result<DumpCounts, RabbitmqError> {
-    let mut reader = DumpReader::new(input, dump_format)?;
+    let mut reader = DumpReader::new(input, format);
     let mut counts = Counts::default();
     let mut sections = 0usize;
     reader
@@ -49,18 +51,18 @@ pub(crate) async fn count_dump(
                 }
                 Event::SectionStart(_) => sections += 1,
                 Event::Field { key, raw } => {
-                    serde_json::from_slice::<Value>(&raw)
-                        .map_err(|e| format!("field `{key}` is not valid JSON: {e}"))?;
+                    parse_field(&key, &raw)?;
                 }
             }
             Ok(())
         })
         .await?;
     if sections == 0 {
-        return Err(RabbitmqError::format(
-            "rabbitmq-definitions",
-            "no definitions section (users, vhosts, queues...) found",
-        ));
+        return Err(RabbitmqError::Format {
+            format: format.name(),
+            line: None,
+            problem: Malformed::invalid("no definitions section (users, vhosts, queues...) found"),
+        });
     }
     counts.fill();
     let messages = if reader.has_messages() {
@@ -80,29 +82,21 @@ pub(crate) async fn count_dump(
 /// source); a manifest without those counts is not compared.
 pub(crate) fn compare_with_manifest(
     found: &DumpCounts,
-    manifest: &Manifest,
+    meta: &RabbitmqMetadata,
 ) -> Result<Value, RabbitmqError> {
-    let meta = &manifest.metadata;
     let mut compared = serde_json::Map::new();
-    if let Some(Value::Object(expected)) = meta.get("counts") {
-        for (section, n) in expected {
-            let want = n.as_u64().unwrap_or(0);
-            let have = found.counts.sections.get(section).copied().unwrap_or(0);
-            if want != have {
-                return Err(RabbitmqError::Mismatch {
-                    what: format!("{section} in the definitions"),
-                    expected: want.to_string(),
-                    actual: have.to_string(),
-                });
-            }
-            compared.insert(section.clone(), json!(have));
+    for (section, &want) in &meta.counts {
+        let have = found.counts.sections.get(section).copied().unwrap_or(0);
+        if want != have {
+            return Err(RabbitmqError::Mismatch {
+                what: format!("{section} in the definitions"),
+                expected: want.to_string(),
+                actual: have.to_string(),
+            });
         }
+        compared.insert(section.clone(), json!(have));
     }
-    if let Some(want) = meta
-        .get("messages")
-        .and_then(|m| m.get("total"))
-        .and_then(Value::as_u64)
-    {
+    if let Some(want) = meta.messages.as_ref().map(|m| m.total) {
         let have = found.messages.unwrap_or(0);
         if want != have {
             return Err(RabbitmqError::Mismatch {
@@ -145,8 +139,9 @@ impl FormatCheck for RabbitmqCheck {
         input: &mut (dyn AsyncRead + Send + Unpin),
         manifest: &Manifest,
     ) -> Result<Report, StoreError> {
-        let found = count_dump(input, &manifest.dump_format).await?;
-        let compared = compare_with_manifest(&found, manifest)?;
+        let metadata = RabbitmqMetadata::of(manifest)?;
+        let found = count_dump(input, DumpFormat::of(manifest)?).await?;
+        let compared = compare_with_manifest(&found, &metadata)?;
         Ok(Report {
             summary: format!(
                 "valid {} dump: {}",

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::error::Malformed;
 use crate::scan::Event;
 
 /// The largest single object (a queue, a user...) or top-level field accepted, in bytes.
@@ -238,11 +239,10 @@ pub(crate) struct Definitions {
 
 impl Definitions {
     /// Adds one scanner event; elements of known sections must be JSON objects.
-    pub fn add(&mut self, event: Event) -> Result<(), String> {
+    pub fn add(&mut self, event: Event) -> Result<(), Malformed> {
         match event {
             Event::Field { key, raw } => {
-                let v: Value = serde_json::from_slice(&raw)
-                    .map_err(|e| format!("field `{key}` is not valid JSON: {e}"))?;
+                let v = parse_field(&key, &raw)?;
                 self.fields.insert(key, v);
             }
             Event::SectionStart(s) => {
@@ -281,28 +281,50 @@ impl Definitions {
     }
 
     /// Checks that the document looks like a RabbitMQ definitions export.
-    pub fn check_shape(&self) -> Result<(), String> {
+    pub fn check_shape(&self) -> Result<(), Malformed> {
         let has_any = SECTIONS.iter().any(|s| self.sections.contains_key(*s));
         if !has_any {
-            return Err(format!(
+            return Err(Malformed::invalid(format!(
                 "no definitions section found (expected some of {})",
                 SECTIONS.join(", ")
-            ));
+            )));
         }
         Ok(())
     }
 }
 
+/// A document from its JSON (tests build the broker's and the backup's topology this way).
+#[cfg(test)]
+pub(crate) fn from_json(v: Value) -> Definitions {
+    let mut d = Definitions::default();
+    for (k, v) in v.as_object().into_iter().flatten() {
+        d.sections
+            .insert(k.clone(), v.as_array().cloned().unwrap_or_default());
+    }
+    d
+}
+
 /// Parses one element of `section`, which must be a JSON object when the section is known.
-pub(crate) fn parse_element(section: &str, raw: &[u8]) -> Result<Value, String> {
-    let v: Value = serde_json::from_slice(raw)
-        .map_err(|e| format!("an element of `{section}` is not valid JSON: {e}"))?;
+pub(crate) fn parse_element(section: &str, raw: &[u8]) -> Result<Value, Malformed> {
+    let v: Value = serde_json::from_slice(raw).map_err(|source| Malformed::Element {
+        section: section.to_string(),
+        source,
+    })?;
     if SECTIONS.contains(&section) && !v.is_object() {
-        return Err(format!(
-            "an element of `{section}` is not a JSON object: {v}"
-        ));
+        return Err(Malformed::NotAnObject {
+            section: section.to_string(),
+            value: v.to_string(),
+        });
     }
     Ok(v)
+}
+
+/// Parses the value of the top-level field `key`.
+pub(crate) fn parse_field(key: &str, raw: &[u8]) -> Result<Value, Malformed> {
+    serde_json::from_slice(raw).map_err(|source| Malformed::Field {
+        key: key.to_string(),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -209,14 +209,7 @@ fn differences(mine: &Value, theirs: &Value) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    fn defs(v: Value) -> Definitions {
-        let mut d = Definitions::default();
-        for (k, v) in v.as_object().unwrap() {
-            d.sections.insert(k.clone(), v.as_array().unwrap().clone());
-        }
-        d
-    }
+    use crate::definitions::from_json as defs;
 
     #[test]
     fn classifies_objects() {

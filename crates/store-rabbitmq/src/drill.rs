@@ -22,31 +22,32 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use backup_core::{FormatCheck, Manifest, Report, StoreError};
+use lifeboat_edge::percent;
 use serde_json::{json, Value};
 use tokio::io::AsyncRead;
 
 use crate::api::Api;
 use crate::check::{compare_with_manifest, describe_counts, DumpCounts};
 use crate::definitions::{vhost_of, Definitions, VHOST_SECTIONS};
+use crate::endpoint::Endpoints;
 use crate::error::{RabbitmqError, Step};
-use crate::format::DumpReader;
-use crate::options::{encode_segment, Endpoints, RabbitmqOptions};
+use crate::format::DumpFormat;
+use crate::metadata::RabbitmqMetadata;
+use crate::options::RabbitmqOptions;
 use crate::publish::Publisher;
-use crate::target::fetch_definitions;
+use crate::reader::DumpReader;
 
 /// `verify --deep`: a restore drill into scratch vhosts next to the source.
 #[derive(Debug)]
 pub struct RabbitmqDrill {
-    endpoints: Endpoints,
     api: Api,
 }
 
 impl RabbitmqDrill {
     /// A drill on the broker of the source with `options`.
     pub fn new(options: &RabbitmqOptions) -> Result<Self, RabbitmqError> {
-        let endpoints = Endpoints::resolve(options, None)?;
-        let api = Api::new(endpoints.api.clone(), endpoints.amqp.clone())?;
-        Ok(Self { endpoints, api })
+        let api = Api::new(Endpoints::resolve(options, None)?)?;
+        Ok(Self { api })
     }
 
     async fn run(
@@ -56,7 +57,8 @@ impl RabbitmqDrill {
         scratch: &mut Vec<String>,
     ) -> Result<Report, RabbitmqError> {
         let started = Instant::now();
-        let mut reader = DumpReader::new(input, &manifest.dump_format)?;
+        let metadata = RabbitmqMetadata::of(manifest)?;
+        let mut reader = DumpReader::new(input, DumpFormat::of(manifest)?);
         let backup = reader.read_all_definitions().await?;
         let prefix = format!("lifeboat_verify_{:08x}", rand::random::<u32>());
         let mut map = BTreeMap::new();
@@ -75,7 +77,7 @@ impl RabbitmqDrill {
             self.api
                 .grant(Step::Scratch, target, self.api.username())
                 .await?;
-            let amqp_user = &self.endpoints.amqp.username;
+            let amqp_user = &self.api.amqp().username;
             if amqp_user != self.api.username() {
                 if let Err(e) = self.api.grant(Step::Scratch, target, amqp_user).await {
                     // Not a user of the internal database (LDAP...): its access is not ours
@@ -92,7 +94,7 @@ impl RabbitmqDrill {
         }
         let mut published = None;
         if reader.has_messages() {
-            let mut publisher = Publisher::new(self.endpoints.amqp.clone()).renaming(map.clone());
+            let mut publisher = Publisher::new(self.api.amqp().clone()).renaming(map.clone());
             let result = async {
                 let mut n = 0u64;
                 while let Some(m) = reader.next_message().await? {
@@ -119,16 +121,12 @@ impl RabbitmqDrill {
             counts: backup.counts(),
             messages: published,
         };
-        let mut comparison = compare_with_manifest(&found, manifest)?;
+        let mut comparison = compare_with_manifest(&found, &metadata)?;
         // The broker against the stream, vhost by vhost.
         let mut per_vhost = serde_json::Map::new();
         for (source, target) in &map {
-            let imported = fetch_definitions(
-                &self.api,
-                Step::Scratch,
-                &format!("/api/definitions/{}", encode_segment(target)),
-            )
-            .await?;
+            let path = format!("/api/definitions/{}", percent::encode_component(target));
+            let imported = self.api.definitions(Step::Scratch, &path).await?;
             let expected = found.counts.vhosts.get(source).cloned().unwrap_or_default();
             let mut row = serde_json::Map::new();
             let left_out = not_imported.get(source).map_or(0, Vec::len) as u64;

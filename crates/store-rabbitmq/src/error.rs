@@ -1,10 +1,15 @@
-//! [`RabbitmqError`]: what went wrong, on which broker (redacted), at which [`Step`]; and how it
-//! maps onto the pipeline's [`StoreError`] kinds.
+//! [`RabbitmqError`]: what went wrong, on which broker (redacted), at which [`Step`], with the
+//! library's error as its cause; [`Malformed`]: what is wrong with a document or a dump; and
+//! how both map onto the pipeline's [`StoreError`] kinds.
 
 use std::fmt;
 use std::io;
 
-use backup_core::{StoreError, StoreErrorKind};
+use backup_core::{ManifestError, StoreError, StoreErrorKind};
+use lifeboat_edge::Scrubbed;
+
+use crate::fields::HeaderError;
+use crate::scan::ScanError;
 
 /// The step of a backup, restore or check an error happened in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +54,8 @@ impl fmt::Display for Step {
     }
 }
 
-/// An error of the RabbitMQ store. URLs in it are always redacted (no password).
+/// An error of the RabbitMQ store. URLs in it are always redacted (no password), and texts of
+/// the AMQP client are scrubbed of the password.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RabbitmqError {
@@ -64,19 +70,73 @@ pub enum RabbitmqError {
         reason: String,
     },
 
+    /// A configured URL does not parse.
+    #[error("`{what}` {url} is invalid: {source}")]
+    UnparsableUrl {
+        /// Which option.
+        what: &'static str,
+        /// The URL, redacted (`<unparsable URL>`).
+        url: String,
+        /// The parser's error.
+        #[source]
+        source: url::ParseError,
+    },
+
+    /// A URL's user or password is not valid percent-encoded UTF-8.
+    #[error("`{what}` {url} is invalid: its credentials: {source}")]
+    BadUrlEncoding {
+        /// Which option.
+        what: &'static str,
+        /// The URL, redacted.
+        url: String,
+        /// The decoder's error.
+        #[source]
+        source: lifeboat_edge::percent::DecodeError,
+    },
+
     /// An option other than a URL is invalid.
     #[error("invalid option: {0}")]
     BadOption(String),
 
+    /// The TLS set-up of the management API failed (`tls_ca_file` cannot be used).
+    #[error("TLS for the management API: {0}")]
+    Tls(#[source] lifeboat_edge::tls::TlsError),
+
+    /// The HTTP client could not be set up.
+    #[error("cannot set up the HTTP client of the management API: {0}")]
+    HttpClient(#[source] reqwest::Error),
+
     /// The management API cannot be reached at all.
-    #[error("{step}: the RabbitMQ management API at {url} is unreachable: {reason}")]
+    #[error(
+        "{step}: the RabbitMQ management API at {url} is unreachable: {}",
+        chain_text(source)
+    )]
     Unreachable {
         /// The step.
         step: Step,
         /// The management URL, without password.
         url: String,
-        /// What the HTTP client said.
-        reason: String,
+        /// The HTTP client's error (without the request URL).
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// The management API's TLS certificate was rejected.
+    #[error(
+        "{step}: the TLS certificate of the RabbitMQ management API at {url} was rejected \
+         ({problem}): set `tls_ca_file` to the CA certificate that signed it (or \
+         `tls_insecure = true`, for testing only)"
+    )]
+    Certificate {
+        /// The step.
+        step: Step,
+        /// The management URL, without password.
+        url: String,
+        /// What rustls found wrong with the certificate.
+        problem: rustls::CertificateError,
+        /// The HTTP client's error.
+        #[source]
+        source: reqwest::Error,
     },
 
     /// The management port refuses connections while AMQP answers on the same host.
@@ -99,7 +159,7 @@ pub enum RabbitmqError {
         user: String,
         /// The management URL, without password.
         url: String,
-        /// The API's reason.
+        /// The API's reason (scrubbed of the password).
         reason: String,
     },
 
@@ -116,12 +176,13 @@ pub enum RabbitmqError {
         url: String,
         /// The HTTP status.
         status: u16,
-        /// The API's error text.
+        /// The API's error text (scrubbed of the password).
         reason: String,
     },
 
-    /// An HTTP request failed midway (connection dropped, bad body).
-    #[error("{step}: {what} at {url} failed: {reason}")]
+    /// An HTTP request failed midway (connection dropped, a body that is not the JSON
+    /// expected).
+    #[error("{step}: {what} at {url} failed: {}", chain_text(source))]
     Request {
         /// The step.
         step: Step,
@@ -129,12 +190,27 @@ pub enum RabbitmqError {
         what: String,
         /// The management URL, without password.
         url: String,
-        /// What the HTTP client said.
-        reason: String,
+        /// The HTTP client's error (without the request URL).
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// The broker sent a definitions document that is not one.
+    #[error("{step}: {what} at {url} failed: the broker sent an invalid definitions document: {problem}")]
+    BadDocument {
+        /// The step.
+        step: Step,
+        /// What was being read.
+        what: String,
+        /// The management URL, without password.
+        url: String,
+        /// What is wrong with it.
+        #[source]
+        problem: Malformed,
     },
 
     /// An AMQP operation failed.
-    #[error("{step}: AMQP {what} on {amqp} (vhost `{vhost}`) failed: {reason}")]
+    #[error("{step}: AMQP {what} on {amqp} (vhost `{vhost}`) failed: {}", chain_text(&**source))]
     Amqp {
         /// The step.
         step: Step,
@@ -144,8 +220,9 @@ pub enum RabbitmqError {
         amqp: String,
         /// The vhost.
         vhost: String,
-        /// What the broker or the client said.
-        reason: String,
+        /// The AMQP client's error (a `lapin::Error`, reachable with `find`), scrubbed.
+        #[source]
+        source: Box<Scrubbed>,
     },
 
     /// Writing the dump into the pipeline failed.
@@ -157,12 +234,15 @@ pub enum RabbitmqError {
     Input(#[source] io::Error),
 
     /// The backup stream is not a valid dump of its format.
-    #[error("the backup stream is not a valid {format} dump: {reason}")]
+    #[error("the backup stream is not a valid {format} dump: {}{problem}", at_line(*line))]
     Format {
         /// The dump format.
         format: &'static str,
-        /// What is wrong (with a line number where there is one).
-        reason: String,
+        /// The line of a messages dump the problem is on.
+        line: Option<u64>,
+        /// What is wrong.
+        #[source]
+        problem: Malformed,
     },
 
     /// The manifest's dump format is not one this store writes.
@@ -171,6 +251,10 @@ pub enum RabbitmqError {
         /// The manifest's `dump_format`.
         found: String,
     },
+
+    /// The manifest's metadata is not what this store writes.
+    #[error("the manifest's RabbitMQ metadata cannot be read: {0}")]
+    Metadata(#[source] ManifestError),
 
     /// The restore would change existing objects and `--force` was not given.
     #[error(
@@ -209,7 +293,22 @@ pub enum RabbitmqError {
         denied: Vec<String>,
     },
 
-    /// Republished messages were returned unroutable or refused by the broker.
+    /// A message's queue does not exist on the target (checked before its first message).
+    #[error(
+        "messages republished into vhost `{vhost}` are not routed to a queue: queue `{queue}` \
+         does not exist on the target: {}", chain_text(&**source)
+    )]
+    QueueMissing {
+        /// The vhost.
+        vhost: String,
+        /// The queue.
+        queue: String,
+        /// The passive declare's error, scrubbed.
+        #[source]
+        source: Box<Scrubbed>,
+    },
+
+    /// Republished messages were returned unroutable by the broker at the commit.
     #[error("{count} message(s) republished into vhost `{vhost}` were not routed to a queue (first: queue `{queue}`: {reason})")]
     NotRouted {
         /// The vhost.
@@ -234,6 +333,82 @@ pub enum RabbitmqError {
     },
 }
 
+/// What is wrong with a definitions document (from the broker or a dump) or a line of a
+/// messages dump.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Malformed {
+    /// The document's structure (braces, brackets, commas).
+    #[error(transparent)]
+    Structure(#[from] ScanError),
+    /// A top-level field is not valid JSON.
+    #[error("field `{key}` is not valid JSON: {source}")]
+    Field {
+        /// The field.
+        key: String,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// An element of a section is not valid JSON.
+    #[error("an element of `{section}` is not valid JSON: {source}")]
+    Element {
+        /// The section (`queues`, ...).
+        section: String,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// An element of a known section is valid JSON but not an object.
+    #[error("an element of `{section}` is not a JSON object: {value}")]
+    NotAnObject {
+        /// The section.
+        section: String,
+        /// The element.
+        value: String,
+    },
+    /// A line of a messages dump is not a message or a trailer.
+    #[error("not a message or trailer line: {0}")]
+    Line(#[source] serde_json::Error),
+    /// A message's payload is not base64.
+    #[error("bad base64 payload: {0}")]
+    Payload(#[source] base64::DecodeError),
+    /// A message's headers cannot be turned back into an AMQP field table.
+    #[error(transparent)]
+    Header(#[from] HeaderError),
+    /// Anything else (a missing header line, counts that differ, a truncated dump...).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Malformed {
+    /// A problem described by this crate's own words.
+    pub(crate) fn invalid(reason: impl Into<String>) -> Self {
+        Malformed::Invalid(reason.into())
+    }
+}
+
+/// An error's text with the texts of its causes, e.g. `error sending request: client error
+/// (Connect): tcp connect error: Connection refused`: the messages above show them on one
+/// line (`lifeboat check` shows only an error's own text), the causes stay a chain.
+pub(crate) fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+fn at_line(line: Option<u64>) -> String {
+    line.map(|n| format!("line {n}: ")).unwrap_or_default()
+}
+
 fn summarize(items: &[String]) -> String {
     const SHOWN: usize = 10;
     let mut text = items
@@ -251,32 +426,30 @@ fn summarize(items: &[String]) -> String {
 impl RabbitmqError {
     /// The [`StoreErrorKind`] this error maps to (and so the CLI's exit code).
     ///
-    /// - `Config`: invalid URLs or options, a backup of another dump format;
+    /// - `Config`: invalid URLs or options, an unusable `tls_ca_file`, a backup of another
+    ///   dump format;
     /// - `TargetNotEmpty`: conflicts on restore without `--force` (nothing was changed);
-    /// - `Corrupt`: an invalid dump, counts that differ from the manifest, an `InvalidData`
-    ///   error from the stream (checksum mismatch or truncation);
-    /// - `Failed`: everything else (unreachable broker, wrong credentials, HTTP/AMQP errors).
+    /// - `Corrupt`: an invalid dump, counts that differ from the manifest, unreadable
+    ///   metadata, an `InvalidData` error from the stream (checksum mismatch or truncation);
+    /// - `Failed`: everything else (unreachable broker, a rejected certificate, wrong
+    ///   credentials, HTTP/AMQP errors).
     pub fn kind(&self) -> StoreErrorKind {
         match self {
             RabbitmqError::BadUrl { .. }
+            | RabbitmqError::UnparsableUrl { .. }
+            | RabbitmqError::BadUrlEncoding { .. }
             | RabbitmqError::BadOption(_)
+            | RabbitmqError::Tls(_)
+            | RabbitmqError::HttpClient(_)
             | RabbitmqError::WrongDumpFormat { .. } => StoreErrorKind::Config,
             RabbitmqError::Conflicts { .. } => StoreErrorKind::TargetNotEmpty,
-            RabbitmqError::Format { .. } | RabbitmqError::Mismatch { .. } => {
-                StoreErrorKind::Corrupt
-            }
+            RabbitmqError::Format { .. }
+            | RabbitmqError::Mismatch { .. }
+            | RabbitmqError::Metadata(_) => StoreErrorKind::Corrupt,
             RabbitmqError::Input(e) if e.kind() == io::ErrorKind::InvalidData => {
                 StoreErrorKind::Corrupt
             }
             _ => StoreErrorKind::Failed,
-        }
-    }
-
-    /// A format error.
-    pub(crate) fn format(format: &'static str, reason: impl Into<String>) -> Self {
-        RabbitmqError::Format {
-            format,
-            reason: reason.into(),
         }
     }
 }

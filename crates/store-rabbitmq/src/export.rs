@@ -4,9 +4,63 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use crate::definitions::{parse_element, vhost_of, Counts, QueueInfo};
+use crate::api::Api;
+use crate::definitions::{parse_element, parse_field, vhost_of, Counts, QueueInfo};
+use crate::error::{Malformed, RabbitmqError, Step};
 use crate::scan::Event;
+
+/// Streams `GET /api/definitions` into `out` chunk by chunk (on one line when `one_line`, for
+/// a messages dump), keeping the objects of `vhosts` only when given, and counting them.
+pub(crate) async fn export_definitions(
+    api: &Api,
+    vhosts: Option<&[String]>,
+    one_line: bool,
+    out: &mut (dyn AsyncWrite + Send + Unpin),
+) -> Result<Export, RabbitmqError> {
+    let mut document = api.document(Step::Export, "/api/definitions").await?;
+    let mut export = Export::new(vhosts, one_line);
+    let mut events = Vec::new();
+    let mut pending = Vec::with_capacity(64 << 10);
+    loop {
+        let chunk = document.next(&mut events).await?;
+        if let Some(chunk) = &chunk {
+            if export.passthrough() {
+                export.raw_chunk(chunk, &mut pending);
+            }
+        }
+        for event in events.drain(..) {
+            export
+                .event(event, &mut pending)
+                .map_err(|e| document.bad(e))?;
+        }
+        if chunk.is_none() {
+            break;
+        }
+        out.write_all(&pending)
+            .await
+            .map_err(RabbitmqError::Output)?;
+        pending.clear();
+    }
+    export.finish(&mut pending);
+    out.write_all(&pending)
+        .await
+        .map_err(RabbitmqError::Output)?;
+    if let Some(wanted) = vhosts {
+        let missing: Vec<&String> = wanted
+            .iter()
+            .filter(|v| !export.found_vhosts.contains(*v))
+            .collect();
+        if !missing.is_empty() {
+            return Err(RabbitmqError::BadOption(format!(
+                "vhost(s) {missing:?} do not exist on {}",
+                api.display()
+            )));
+        }
+    }
+    Ok(export)
+}
 
 /// Consumes scanner events (and, without a filter, the raw chunks) and produces the bytes of
 /// the definitions document to write.
@@ -91,7 +145,7 @@ impl Export {
     }
 
     /// Handles one event; filter mode appends the bytes to write to `out`.
-    pub fn event(&mut self, event: Event, out: &mut Vec<u8>) -> Result<(), String> {
+    pub fn event(&mut self, event: Event, out: &mut Vec<u8>) -> Result<(), Malformed> {
         match event {
             Event::Field { key, raw } => {
                 if key == "rabbitmq_version"
@@ -100,8 +154,7 @@ impl Export {
                     self.rabbitmq_version = serde_json::from_slice::<String>(&raw).ok();
                 }
                 if !self.passthrough() {
-                    serde_json::from_slice::<Value>(&raw)
-                        .map_err(|e| format!("field `{key}` is not valid JSON: {e}"))?;
+                    parse_field(&key, &raw)?;
                     self.close_section(out);
                     self.open(out);
                     out.extend(serde_json::to_vec(&key).unwrap_or_default());

@@ -25,6 +25,31 @@ use lapin::BasicProperties;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+/// Why a message's headers cannot be turned back into an AMQP field table.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HeaderError {
+    /// The value of header `key` (or of a header inside it).
+    #[error("header `{key}`: {source}")]
+    In {
+        /// The header.
+        key: String,
+        /// What is wrong with its value.
+        #[source]
+        source: Box<HeaderError>,
+    },
+    /// A value that is not a typed value of the format (see the module documentation).
+    #[error("{0}")]
+    Invalid(String),
+    /// A `bytes` or `byte_array` value that is not base64.
+    #[error("bad base64: {0}")]
+    Base64(#[source] base64::DecodeError),
+}
+
+fn invalid(reason: impl Into<String>) -> HeaderError {
+    HeaderError::Invalid(reason.into())
+}
+
 /// A field table as a JSON object of typed values.
 pub(crate) fn table_to_json(table: &FieldTable) -> Value {
     Value::Object(
@@ -71,60 +96,67 @@ fn value_to_json(value: &AMQPValue) -> Value {
 }
 
 /// The JSON object written by [`table_to_json`] back as a field table.
-pub(crate) fn json_to_table(value: &Value) -> Result<FieldTable, String> {
+pub(crate) fn json_to_table(value: &Value) -> Result<FieldTable, HeaderError> {
     let Value::Object(map) = value else {
-        return Err("a header table must be a JSON object".to_string());
+        return Err(invalid("a header table must be a JSON object"));
     };
     let mut table = FieldTable::default();
     for (k, v) in map {
         table.insert(
             k.as_str().into(),
-            json_to_value(v).map_err(|e| format!("header `{k}`: {e}"))?,
+            json_to_value(v).map_err(|e| HeaderError::In {
+                key: k.clone(),
+                source: Box::new(e),
+            })?,
         );
     }
     Ok(table)
 }
 
-fn int<T: TryFrom<i64> + TryFrom<u64>>(v: &Value) -> Result<T, String> {
+fn int<T: TryFrom<i64> + TryFrom<u64>>(v: &Value) -> Result<T, HeaderError> {
     if let Some(n) = v.as_i64() {
-        return T::try_from(n).map_err(|_| format!("{n} is out of range"));
+        return T::try_from(n).map_err(|_| invalid(format!("{n} is out of range")));
     }
     if let Some(n) = v.as_u64() {
-        return T::try_from(n).map_err(|_| format!("{n} is out of range"));
+        return T::try_from(n).map_err(|_| invalid(format!("{n} is out of range")));
     }
-    Err(format!("{v} is not an integer"))
+    Err(invalid(format!("{v} is not an integer")))
 }
 
-fn float<T: std::str::FromStr>(v: &Value) -> Result<T, String> {
+fn float<T: std::str::FromStr>(v: &Value) -> Result<T, HeaderError> {
     let text = match v {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
-        other => return Err(format!("{other} is not a number")),
+        other => return Err(invalid(format!("{other} is not a number"))),
     };
     text.parse()
-        .map_err(|_| format!("`{text}` is not a number"))
+        .map_err(|_| invalid(format!("`{text}` is not a number")))
 }
 
-fn text(v: &Value) -> Result<&str, String> {
-    v.as_str().ok_or_else(|| format!("{v} is not a string"))
+fn text(v: &Value) -> Result<&str, HeaderError> {
+    v.as_str()
+        .ok_or_else(|| invalid(format!("{v} is not a string")))
 }
 
-fn base64(v: &Value) -> Result<Vec<u8>, String> {
-    BASE64
-        .decode(text(v)?)
-        .map_err(|e| format!("bad base64: {e}"))
+fn base64(v: &Value) -> Result<Vec<u8>, HeaderError> {
+    BASE64.decode(text(v)?).map_err(HeaderError::Base64)
 }
 
-fn json_to_value(value: &Value) -> Result<AMQPValue, String> {
+fn json_to_value(value: &Value) -> Result<AMQPValue, HeaderError> {
     let Value::Object(map) = value else {
-        return Err(format!("{value} is not a typed value like {{\"i32\": 1}}"));
+        return Err(invalid(format!(
+            "{value} is not a typed value like {{\"i32\": 1}}"
+        )));
     };
     let mut entries = map.iter();
     let (Some((tag, v)), None) = (entries.next(), entries.next()) else {
-        return Err("a typed value must have exactly one key".to_string());
+        return Err(invalid("a typed value must have exactly one key"));
     };
     Ok(match tag.as_str() {
-        "bool" => AMQPValue::Boolean(v.as_bool().ok_or_else(|| format!("{v} is not a boolean"))?),
+        "bool" => AMQPValue::Boolean(
+            v.as_bool()
+                .ok_or_else(|| invalid(format!("{v} is not a boolean")))?,
+        ),
         "i8" => AMQPValue::ShortShortInt(int(v)?),
         "u8" => AMQPValue::ShortShortUInt(int(v)?),
         "i16" => AMQPValue::ShortInt(int(v)?),
@@ -139,13 +171,15 @@ fn json_to_value(value: &Value) -> Result<AMQPValue, String> {
                 scale: int(scale)?,
                 value: int(value)?,
             }),
-            _ => return Err("a decimal is [scale, value]".to_string()),
+            _ => return Err(invalid("a decimal is [scale, value]")),
         },
         "short_string" => AMQPValue::ShortString(text(v)?.into()),
         "string" => AMQPValue::LongString(LongString::from(text(v)?.as_bytes().to_vec())),
         "bytes" => AMQPValue::LongString(LongString::from(base64(v)?)),
         "array" => {
-            let items = v.as_array().ok_or_else(|| format!("{v} is not an array"))?;
+            let items = v
+                .as_array()
+                .ok_or_else(|| invalid(format!("{v} is not an array")))?;
             AMQPValue::FieldArray(FieldArray::from(
                 items
                     .iter()
@@ -155,12 +189,12 @@ fn json_to_value(value: &Value) -> Result<AMQPValue, String> {
         }
         "timestamp" => AMQPValue::Timestamp(
             v.as_u64()
-                .ok_or_else(|| format!("{v} is not a timestamp"))?,
+                .ok_or_else(|| invalid(format!("{v} is not a timestamp")))?,
         ),
         "table" => AMQPValue::FieldTable(json_to_table(v)?),
         "byte_array" => AMQPValue::ByteArray(ByteArray::from(base64(v)?)),
         "void" => AMQPValue::Void,
-        other => return Err(format!("unknown AMQP type `{other}`")),
+        other => return Err(invalid(format!("unknown AMQP type `{other}`"))),
     })
 }
 
@@ -226,7 +260,7 @@ impl Properties {
     }
 
     /// The properties to republish with.
-    pub fn to_amqp(&self) -> Result<BasicProperties, String> {
+    pub fn to_amqp(&self) -> Result<BasicProperties, HeaderError> {
         let mut p = BasicProperties::default();
         macro_rules! set {
             ($field:ident, $with:ident) => {

@@ -1,4 +1,4 @@
-//! The two dump formats and a reader shared by restore, `verify` and drills.
+//! The two dump formats ([`DumpFormat`]) and the lines of a messages dump.
 //!
 //! - `rabbitmq-definitions` (extension `json`): one definitions document, the shape of
 //!   `GET /api/definitions` (the exact bytes the broker sent when the whole broker is backed
@@ -12,17 +12,13 @@
 //!   4. a [`Trailer`] (`{"type":"trailer","messages":N,"queues":[..],"skipped":[..]}`) with the
 //!      count of every queue, so a truncated dump is always detected.
 
-use std::collections::BTreeMap;
-
+use backup_core::Manifest;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 
-use crate::definitions::{Definitions, MAX_OBJECT_BYTES};
-use crate::error::RabbitmqError;
+use crate::error::{Malformed, RabbitmqError};
 use crate::fields::Properties;
-use crate::scan::{Event, Scanner};
 
 /// The definitions-only format.
 pub const DEFINITIONS_FORMAT: &str = "rabbitmq-definitions";
@@ -31,9 +27,49 @@ pub const MESSAGES_FORMAT: &str = "rabbitmq-definitions+messages";
 /// The `format` of a messages dump's header line.
 pub const MESSAGES_HEADER_FORMAT: &str = "lifeboat-rabbitmq/1";
 
-/// The largest message line accepted on restore (a 128 MiB message, the broker's maximum,
-/// grows by a third in base64).
-const MAX_LINE_BYTES: usize = 180 << 20;
+/// The dump formats of this store (the manifest's `dump_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DumpFormat {
+    /// [`DEFINITIONS_FORMAT`]: the definitions document (`.json`).
+    Definitions,
+    /// [`MESSAGES_FORMAT`]: JSON lines of a header, the definitions, the messages and a
+    /// trailer (`.jsonl`).
+    Messages,
+}
+
+impl DumpFormat {
+    /// Every format, in the order of [`crate::FORMATS`].
+    pub const ALL: [DumpFormat; 2] = [DumpFormat::Definitions, DumpFormat::Messages];
+
+    /// Its name in manifests.
+    pub const fn name(self) -> &'static str {
+        match self {
+            DumpFormat::Definitions => DEFINITIONS_FORMAT,
+            DumpFormat::Messages => MESSAGES_FORMAT,
+        }
+    }
+
+    /// The extension of its data object.
+    pub const fn extension(self) -> &'static str {
+        match self {
+            DumpFormat::Definitions => "json",
+            DumpFormat::Messages => "jsonl",
+        }
+    }
+
+    /// The format named `name`, if it is one of this store's.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// The format of the backup `manifest` describes. The pipeline only hands a store the
+    /// manifests of its own formats; a library caller may hand it anything.
+    pub(crate) fn of(manifest: &Manifest) -> Result<Self, RabbitmqError> {
+        Self::from_name(&manifest.dump_format).ok_or_else(|| RabbitmqError::WrongDumpFormat {
+            found: manifest.dump_format.clone(),
+        })
+    }
+}
 
 /// The first line of a messages dump.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,10 +106,8 @@ pub(crate) struct MessageRecord {
 
 impl MessageRecord {
     /// The decoded body.
-    pub fn body(&self) -> Result<Vec<u8>, String> {
-        BASE64
-            .decode(&self.payload)
-            .map_err(|e| format!("bad base64 payload: {e}"))
+    pub fn body(&self) -> Result<Vec<u8>, Malformed> {
+        BASE64.decode(&self.payload).map_err(Malformed::Payload)
     }
 }
 
@@ -120,257 +154,6 @@ pub(crate) enum Line {
     Trailer(Trailer),
 }
 
-/// Reads a dump of either format: the definitions first, then (messages format) the messages
-/// one by one, checking the structure as it goes.
-pub(crate) struct DumpReader<'a> {
-    input: BufReader<&'a mut (dyn AsyncRead + Send + Unpin)>,
-    format: &'static str,
-    line: u64,
-    header: Option<Header>,
-    /// Messages seen per (vhost, queue), in order of first appearance.
-    seen: Vec<((String, String), u64)>,
-    total: u64,
-    trailer: Option<Trailer>,
-}
-
-impl<'a> DumpReader<'a> {
-    /// A reader for `dump_format` (one of [`crate::FORMATS`]).
-    pub fn new(
-        input: &'a mut (dyn AsyncRead + Send + Unpin),
-        dump_format: &str,
-    ) -> Result<Self, RabbitmqError> {
-        let format = match dump_format {
-            DEFINITIONS_FORMAT => DEFINITIONS_FORMAT,
-            MESSAGES_FORMAT => MESSAGES_FORMAT,
-            other => {
-                return Err(RabbitmqError::WrongDumpFormat {
-                    found: other.to_string(),
-                })
-            }
-        };
-        Ok(Self {
-            input: BufReader::with_capacity(256 << 10, input),
-            format,
-            line: 0,
-            header: None,
-            seen: Vec::new(),
-            total: 0,
-            trailer: None,
-        })
-    }
-
-    fn bad(&self, reason: impl Into<String>) -> RabbitmqError {
-        let reason = reason.into();
-        RabbitmqError::format(
-            self.format,
-            if self.format == MESSAGES_FORMAT && self.line > 0 {
-                format!("line {}: {reason}", self.line)
-            } else {
-                reason
-            },
-        )
-    }
-
-    /// Whether the dump holds messages.
-    pub fn has_messages(&self) -> bool {
-        self.format == MESSAGES_FORMAT
-    }
-
-    /// Reads the definitions, handing each scanner event to `on_event` (which may keep or
-    /// count it), with bounded memory.
-    pub async fn read_definitions(
-        &mut self,
-        mut on_event: impl FnMut(Event) -> Result<(), String>,
-    ) -> Result<(), RabbitmqError> {
-        if self.format == MESSAGES_FORMAT {
-            let line = self
-                .read_line()
-                .await?
-                .ok_or_else(|| self.bad("the dump is empty"))?;
-            match serde_json::from_slice::<Line>(&line) {
-                Ok(Line::Header(h)) if h.format == MESSAGES_HEADER_FORMAT => self.header = Some(h),
-                Ok(Line::Header(h)) => {
-                    return Err(self.bad(format!("unknown header format `{}`", h.format)))
-                }
-                _ => return Err(self.bad("the first line is not a lifeboat-rabbitmq header")),
-            }
-            self.line += 1;
-        }
-        let mut scanner = Scanner::new(MAX_OBJECT_BYTES);
-        let mut events = Vec::new();
-        loop {
-            let buf = self.input.fill_buf().await.map_err(RabbitmqError::Input)?;
-            if buf.is_empty() {
-                break;
-            }
-            let (part, end_of_line) = if self.format == MESSAGES_FORMAT {
-                match buf.iter().position(|&b| b == b'\n') {
-                    Some(i) => (&buf[..i], Some(i + 1)),
-                    None => (buf, None),
-                }
-            } else {
-                (buf, None)
-            };
-            let used = end_of_line.unwrap_or(part.len());
-            let result = scanner.feed(part, &mut events);
-            self.input.consume(used);
-            result.map_err(|e| self.bad(format!("definitions: {e}")))?;
-            for event in events.drain(..) {
-                on_event(event).map_err(|e| self.bad(format!("definitions: {e}")))?;
-            }
-            if end_of_line.is_some() {
-                break;
-            }
-        }
-        scanner
-            .finish(&mut events)
-            .map_err(|e| self.bad(format!("definitions: {e}")))?;
-        for event in events.drain(..) {
-            on_event(event).map_err(|e| self.bad(format!("definitions: {e}")))?;
-        }
-        if self.format == DEFINITIONS_FORMAT {
-            // The scanner accepts only whitespace after the document, up to EOF.
-            return Ok(());
-        }
-        Ok(())
-    }
-
-    /// Reads the whole definitions document into memory (see [`Definitions`] for why).
-    pub async fn read_all_definitions(&mut self) -> Result<Definitions, RabbitmqError> {
-        let mut defs = Definitions::default();
-        self.read_definitions(|e| defs.add(e)).await?;
-        defs.check_shape().map_err(|e| self.bad(e))?;
-        Ok(defs)
-    }
-
-    /// The next message, or `None` after a trailer whose counts match (or at the end of a
-    /// definitions-only dump). Must be called after [`Self::read_definitions`].
-    pub async fn next_message(&mut self) -> Result<Option<MessageRecord>, RabbitmqError> {
-        if self.format == DEFINITIONS_FORMAT || self.trailer.is_some() {
-            return Ok(None);
-        }
-        let Some(line) = self.read_line().await? else {
-            return Err(self.bad(format!(
-                "the dump ends after {} message(s) without its trailer line: it is truncated",
-                self.total
-            )));
-        };
-        let parsed: Line = serde_json::from_slice(&line)
-            .map_err(|e| self.bad(format!("not a message or trailer line: {e}")))?;
-        match parsed {
-            Line::Header(_) => Err(self.bad("a second header line")),
-            Line::Message(m) => {
-                let m = *m;
-                let key = (m.vhost.clone(), m.queue.clone());
-                let expected = match self.seen.last_mut() {
-                    Some((k, n)) if *k == key => {
-                        *n += 1;
-                        *n - 1
-                    }
-                    _ => {
-                        if self.seen.iter().any(|(k, _)| *k == key) {
-                            return Err(self.bad(format!(
-                                "messages of queue `{}` in vhost `{}` are not contiguous",
-                                m.queue, m.vhost
-                            )));
-                        }
-                        self.seen.push((key, 1));
-                        0
-                    }
-                };
-                if m.index != expected {
-                    return Err(self.bad(format!(
-                        "message index {} of queue `{}` should be {expected}",
-                        m.index, m.queue
-                    )));
-                }
-                m.body().map_err(|e| self.bad(e))?;
-                if let Some(h) = &m.properties.headers {
-                    crate::fields::json_to_table(h).map_err(|e| self.bad(e))?;
-                }
-                self.total += 1;
-                Ok(Some(m))
-            }
-            Line::Trailer(t) => {
-                self.check_trailer(&t)?;
-                if self.read_line().await?.is_some() {
-                    return Err(self.bad("data after the trailer line"));
-                }
-                self.trailer = Some(t);
-                Ok(None)
-            }
-        }
-    }
-
-    fn check_trailer(&self, t: &Trailer) -> Result<(), RabbitmqError> {
-        if t.messages != self.total {
-            return Err(self.bad(format!(
-                "the trailer counts {} message(s), the dump holds {}",
-                t.messages, self.total
-            )));
-        }
-        let seen: BTreeMap<(String, String), u64> = self.seen.iter().cloned().collect();
-        for q in &t.queues {
-            let have = seen
-                .get(&(q.vhost.clone(), q.queue.clone()))
-                .copied()
-                .unwrap_or(0);
-            if have != q.messages {
-                return Err(self.bad(format!(
-                    "the trailer counts {} message(s) for queue `{}` in vhost `{}`, the dump holds {have}",
-                    q.messages, q.queue, q.vhost
-                )));
-            }
-        }
-        let listed: u64 = t.queues.iter().map(|q| q.messages).sum();
-        if listed != self.total {
-            return Err(self.bad("messages of queues missing from the trailer"));
-        }
-        Ok(())
-    }
-
-    /// Reads the rest of a definitions-only dump, which must be whitespace only (already
-    /// checked by the scanner, which ends at EOF for this format).
-    pub async fn finish(&mut self) -> Result<(), RabbitmqError> {
-        if self.format == MESSAGES_FORMAT {
-            while self.next_message().await?.is_some() {}
-            return Ok(());
-        }
-        let mut rest = Vec::new();
-        (&mut self.input)
-            .take(1 << 20)
-            .read_to_end(&mut rest)
-            .await
-            .map_err(RabbitmqError::Input)?;
-        if rest.iter().any(|b| !b.is_ascii_whitespace()) {
-            return Err(self.bad("data after the definitions document"));
-        }
-        Ok(())
-    }
-
-    /// One line without its `\n`, or `None` at EOF.
-    async fn read_line(&mut self) -> Result<Option<Vec<u8>>, RabbitmqError> {
-        let mut line = Vec::new();
-        let n = (&mut self.input)
-            .take(MAX_LINE_BYTES as u64 + 1)
-            .read_until(b'\n', &mut line)
-            .await
-            .map_err(RabbitmqError::Input)?;
-        if n == 0 {
-            return Ok(None);
-        }
-        self.line += 1;
-        if line.last() == Some(&b'\n') {
-            line.pop();
-        } else if line.len() > MAX_LINE_BYTES {
-            return Err(self.bad(format!("a line longer than {MAX_LINE_BYTES} bytes")));
-        } else {
-            return Err(self.bad("the last line has no newline: the dump is truncated"));
-        }
-        Ok(Some(line))
-    }
-}
-
 /// Serializes one line (with its `\n`).
 pub(crate) fn line_bytes(line: &Line) -> Vec<u8> {
     // Serializing these plain structs cannot fail.
@@ -400,115 +183,20 @@ pub(crate) fn message_line(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
-    use proptest::prelude::*;
-
-    /// Writes a messages dump of `queues` (each a list of payloads) the way the source does.
-    fn dump(queues: &[(String, Vec<Vec<u8>>)]) -> Vec<u8> {
-        let mut out = line_bytes(&Line::Header(Header {
-            format: MESSAGES_HEADER_FORMAT.to_string(),
-            rabbitmq_version: Some("3.10.8".into()),
-            vhosts: None,
-            max_messages_per_queue: 10,
-        }));
-        out.extend_from_slice(b"{\"vhosts\":[{\"name\":\"v\"}],\"queues\":[]}\n");
-        let mut trailer = Trailer::default();
-        for (queue, payloads) in queues {
-            for (i, p) in payloads.iter().enumerate() {
-                out.extend(line_bytes(&Line::Message(Box::new(MessageRecord {
-                    vhost: "v".into(),
-                    queue: queue.clone(),
-                    index: i as u64,
-                    redelivered: false,
-                    exchange: String::new(),
-                    routing_key: queue.clone(),
-                    properties: Properties::default(),
-                    payload: BASE64.encode(p),
-                }))));
-            }
-            trailer.messages += payloads.len() as u64;
-            trailer.queues.push(QueueCount {
-                vhost: "v".into(),
-                queue: queue.clone(),
-                messages: payloads.len() as u64,
-                depth: payloads.len() as u64,
-            });
-        }
-        out.extend(line_bytes(&Line::Trailer(trailer)));
-        out
-    }
-
-    async fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, RabbitmqError> {
-        let mut input: &[u8] = bytes;
-        let mut reader = DumpReader::new(&mut input, MESSAGES_FORMAT)?;
-        reader.read_all_definitions().await?;
-        let mut out = Vec::new();
-        while let Some(m) = reader.next_message().await? {
-            out.push((m.queue.clone(), m.body().unwrap()));
-        }
-        Ok(out)
-    }
-
-    fn queues() -> impl Strategy<Value = Vec<(String, Vec<Vec<u8>>)>> {
-        prop::collection::btree_map(
-            "[a-z\"\\\\\n]{1,6}",
-            prop::collection::vec(prop::collection::vec(any::<u8>(), 0..40), 0..6),
-            0..4,
-        )
-        .prop_map(|m| m.into_iter().collect())
-    }
-
-    fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-    }
-
-    proptest! {
-        #[test]
-        fn messages_dumps_round_trip(queues in queues()) {
-            let bytes = dump(&queues);
-            let got = runtime().block_on(read(&bytes)).unwrap();
-            let want: Vec<(String, Vec<u8>)> = queues
-                .iter()
-                .flat_map(|(q, ps)| ps.iter().map(move |p| (q.clone(), p.clone())))
-                .collect();
-            prop_assert_eq!(got, want);
-        }
-
-        #[test]
-        fn any_truncation_is_corrupt(queues in queues(), cut in 0.0f64..1.0) {
-            let bytes = dump(&queues);
-            let at = ((bytes.len() as f64) * cut) as usize;
-            prop_assume!(at < bytes.len());
-            let err = runtime().block_on(read(&bytes[..at])).unwrap_err();
-            prop_assert_eq!(err.kind(), backup_core::StoreErrorKind::Corrupt);
-        }
-    }
 
     #[test]
-    fn reordered_or_miscounted_dumps_are_corrupt() {
-        let q = vec![
-            ("a".to_string(), vec![b"1".to_vec(), b"2".to_vec()]),
-            ("b".to_string(), vec![b"3".to_vec()]),
-        ];
-        let text = String::from_utf8(dump(&q)).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        // Swap the two messages of queue a: indexes out of order.
-        let mut swapped = lines.clone();
-        swapped.swap(2, 3);
-        // Drop a message: the trailer no longer matches.
-        let mut dropped = lines.clone();
-        dropped.remove(4);
-        // A second header.
-        let mut doubled = lines.clone();
-        doubled.insert(2, lines[0]);
-        for bad in [swapped, dropped, doubled] {
-            let bytes = format!("{}\n", bad.join("\n"));
-            let err = runtime().block_on(read(bytes.as_bytes())).unwrap_err();
-            assert_eq!(err.kind(), backup_core::StoreErrorKind::Corrupt, "{err}");
+    fn formats_are_named_once() {
+        let names: Vec<&str> = DumpFormat::ALL.iter().map(|f| f.name()).collect();
+        assert_eq!(names, crate::FORMATS);
+        for f in DumpFormat::ALL {
+            assert_eq!(DumpFormat::from_name(f.name()), Some(f));
         }
-        assert!(runtime().block_on(read(text.as_bytes())).is_ok());
+        assert_eq!(DumpFormat::from_name("redis-rdb"), None);
+        let m = lifeboat_testing::manifest("rabbitmq", "redis-rdb", serde_json::Value::Null);
+        assert!(matches!(
+            DumpFormat::of(&m),
+            Err(RabbitmqError::WrongDumpFormat { found }) if found == "redis-rdb"
+        ));
     }
 }

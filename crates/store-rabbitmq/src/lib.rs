@@ -60,8 +60,15 @@
 //! - On restore, a message's `user_id` naming a user other than the restoring one is dropped
 //!   (the broker refuses it); `expiration` restarts from the restore.
 //!
-//! The definitions hold the users' password hashes: the manifest metadata says
-//! `contains_password_hashes: true` and every backup logs a warning to keep it encrypted.
+//! The definitions hold the users' password hashes: the manifest (and its metadata,
+//! [`RabbitmqMetadata`]) says `contains_password_hashes: true` and every backup logs a warning
+//! to keep it encrypted.
+//!
+//! ## TLS
+//!
+//! The management API may be `https://`: its certificate is checked against `tls_ca_file` (a
+//! PEM file of trusted roots) or the Mozilla roots, host name included; `tls_insecure = true`
+//! accepts any certificate and logs a warning on every run. AMQP is plain `amqp://` only.
 //!
 //! # Example
 //!
@@ -79,8 +86,9 @@
 //!
 //! // Any tokio AsyncWrite will do; the backup pipeline passes its compressor here.
 //! let mut dump = Vec::new();
-//! let metadata = source.backup(&mut dump).await?.metadata;
-//! println!("{} queues", metadata["counts"]["queues"]);
+//! let dumped = source.backup(&mut dump).await?;
+//! let metadata: store_rabbitmq::RabbitmqMetadata = serde_json::from_value(dumped.metadata)?;
+//! println!("{:?} queues", metadata.counts.get("queues"));
 //! # Ok(())
 //! # }
 //! ```
@@ -92,29 +100,37 @@ mod check;
 mod definitions;
 mod diff;
 mod drill;
+mod endpoint;
 mod error;
 mod export;
 mod fields;
 mod format;
+mod messages;
+mod metadata;
 mod options;
 mod publish;
+mod reader;
+mod responses;
 mod scan;
 mod source;
 mod store;
 mod target;
+mod tls;
 
 pub use check::RabbitmqCheck;
 pub use definitions::Counts;
 pub use drill::RabbitmqDrill;
-pub use error::{RabbitmqError, Step};
+pub use error::{Malformed, RabbitmqError, Step};
+pub use fields::HeaderError;
 pub use format::{
-    Header, QueueCount, Skipped, Trailer, DEFINITIONS_FORMAT, MESSAGES_FORMAT,
+    DumpFormat, Header, QueueCount, Skipped, Trailer, DEFINITIONS_FORMAT, MESSAGES_FORMAT,
     MESSAGES_HEADER_FORMAT,
 };
+pub use metadata::{BrokerInfo, MessagesMetadata, RabbitmqMetadata};
 pub use options::{
-    redact_url, RabbitmqOptions, DEFAULT_AMQP_PORT, DEFAULT_MAX_MESSAGES_PER_QUEUE,
-    MAX_MESSAGES_PER_QUEUE,
+    RabbitmqOptions, DEFAULT_AMQP_PORT, DEFAULT_MAX_MESSAGES_PER_QUEUE, MAX_MESSAGES_PER_QUEUE,
 };
+pub use scan::ScanError;
 pub use source::RabbitmqSource;
 pub use store::{Rabbitmq, DESCRIPTOR};
 pub use target::RabbitmqTarget;

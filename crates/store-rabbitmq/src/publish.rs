@@ -12,14 +12,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
+use lapin::options::BasicPublishOptions;
 use lapin::{Channel, Connection};
 
-use crate::amqp::{amqp_error, connect};
+use crate::amqp::{amqp_error, connect, passive_declare, scrubbed};
+use crate::endpoint::AmqpEndpoint;
 use crate::error::{RabbitmqError, Step};
-use crate::format::MessageRecord;
-use crate::options::AmqpEndpoint;
+use crate::format::{MessageRecord, MESSAGES_FORMAT};
 
 /// Publishes messages into the vhosts of one broker, with a transaction per vhost.
 pub(crate) struct Publisher {
@@ -53,7 +52,7 @@ impl Publisher {
         self
     }
 
-    fn err(&self, vhost: &str, step: Step, what: String, e: &lapin::Error) -> RabbitmqError {
+    fn err(&self, vhost: &str, step: Step, what: String, e: lapin::Error) -> RabbitmqError {
         amqp_error(&self.endpoint, vhost, step, what, e)
     }
 
@@ -72,11 +71,11 @@ impl Publisher {
             let channel = connection
                 .create_channel()
                 .await
-                .map_err(|e| self.err(&vhost, Step::Publish, "channel.open".into(), &e))?;
+                .map_err(|e| self.err(&vhost, Step::Publish, "channel.open".into(), e))?;
             channel
                 .tx_select()
                 .await
-                .map_err(|e| self.err(&vhost, Step::Publish, "tx.select".into(), &e))?;
+                .map_err(|e| self.err(&vhost, Step::Publish, "tx.select".into(), e))?;
             self.open.insert(vhost.clone(), (connection, channel));
         }
         let key = (vhost.clone(), message.queue.clone());
@@ -88,34 +87,24 @@ impl Publisher {
             let probe = connection
                 .create_channel()
                 .await
-                .map_err(|e| self.err(&vhost, Step::Publish, "channel.open".into(), &e))?;
-            let declared = probe
-                .queue_declare(
-                    &message.queue,
-                    QueueDeclareOptions {
-                        passive: true,
-                        ..QueueDeclareOptions::default()
-                    },
-                    FieldTable::default(),
-                )
-                .await;
-            if let Err(e) = declared {
-                return Err(RabbitmqError::NotRouted {
+                .map_err(|e| self.err(&vhost, Step::Publish, "channel.open".into(), e))?;
+            if let Err(e) = passive_declare(&probe, &message.queue).await {
+                return Err(RabbitmqError::QueueMissing {
                     vhost: vhost.clone(),
                     queue: message.queue.clone(),
-                    count: 1,
-                    reason: format!(
-                        "the queue does not exist on the target ({})",
-                        crate::api::error_chain(&e)
-                    ),
+                    source: scrubbed(&self.endpoint, e),
                 });
             }
             let _ = probe.close(200, "checked").await;
             self.checked.insert(key.clone());
         }
-        let body = message
-            .body()
-            .map_err(|e| RabbitmqError::format(crate::format::MESSAGES_FORMAT, e))?;
+        // Both were checked by the reader: a failure here is a bug, reported as a bad dump.
+        let bad = |problem| RabbitmqError::Format {
+            format: MESSAGES_FORMAT,
+            line: None,
+            problem,
+        };
+        let body = message.body().map_err(bad)?;
         let mut properties = message.properties.clone();
         if properties
             .user_id
@@ -125,9 +114,7 @@ impl Publisher {
             properties.user_id = None;
             self.user_id_dropped += 1;
         }
-        let properties = properties
-            .to_amqp()
-            .map_err(|e| RabbitmqError::format(crate::format::MESSAGES_FORMAT, e))?;
+        let properties = properties.to_amqp().map_err(|e| bad(e.into()))?;
         let what = || format!("basic.publish to queue `{}`", message.queue);
         channel
             .basic_publish(
@@ -141,9 +128,9 @@ impl Publisher {
                 properties,
             )
             .await
-            .map_err(|e| self.err(&vhost, Step::Publish, what(), &e))?
+            .map_err(|e| self.err(&vhost, Step::Publish, what(), e))?
             .await
-            .map_err(|e| self.err(&vhost, Step::Publish, what(), &e))?;
+            .map_err(|e| self.err(&vhost, Step::Publish, what(), e))?;
         *self.counts.entry(key).or_default() += 1;
         Ok(true)
     }
@@ -157,11 +144,11 @@ impl Publisher {
                 channel
                     .tx_commit()
                     .await
-                    .map_err(|e| self.err(&vhost, Step::Commit, "tx.commit".into(), &e))?;
+                    .map_err(|e| self.err(&vhost, Step::Commit, "tx.commit".into(), e))?;
                 let returned = channel
                     .wait_for_confirms()
                     .await
-                    .map_err(|e| self.err(&vhost, Step::Commit, "collecting returns".into(), &e))?;
+                    .map_err(|e| self.err(&vhost, Step::Commit, "collecting returns".into(), e))?;
                 if let Some(first) = returned.first() {
                     return Err(RabbitmqError::NotRouted {
                         vhost: vhost.clone(),

@@ -130,12 +130,17 @@ pub(crate) struct Scanner {
     max_value: usize,
 }
 
-/// A structural error, with the byte offset where it was found.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{reason} at byte {offset}")]
-pub(crate) struct ScanError {
+/// A structural error of a definitions document, with the byte offset where it was found.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason} at byte {offset}{}", cause.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
+pub struct ScanError {
+    /// What is wrong.
     pub reason: String,
+    /// Where, counting from 0.
     pub offset: u64,
+    /// The parser's error, for a top-level key that is not a JSON string.
+    #[source]
+    pub cause: Option<serde_json::Error>,
 }
 
 fn is_ws(b: u8) -> bool {
@@ -159,6 +164,7 @@ impl Scanner {
         ScanError {
             reason: reason.into(),
             offset: self.offset,
+            cause: None,
         }
     }
 
@@ -281,7 +287,10 @@ impl Scanner {
     }
 
     fn key_text(&self) -> Result<String, ScanError> {
-        serde_json::from_slice::<String>(&self.key).map_err(|e| self.err(format!("bad key: {e}")))
+        serde_json::from_slice::<String>(&self.key).map_err(|e| ScanError {
+            cause: Some(e),
+            ..self.err("bad key")
+        })
     }
 
     /// Checks that the document ended where it should (a scalar at the very end is flushed).

@@ -6,39 +6,38 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use backup_core::{Manifest, Report, RestoreOptions, StoreError, Target};
-use futures::StreamExt;
-use lapin::options::QueueDeclareOptions;
-use lapin::types::FieldTable;
 use serde_json::{json, Map, Value};
 use tokio::io::AsyncRead;
 
 use crate::access::{
     denied_vhosts, has_entry, user_is_known, vhosts_receiving_messages, Denied, Users,
 };
-use crate::amqp::{amqp_error, connect};
-use crate::api::{error_chain, Api};
-use crate::definitions::{vhost_of, Definitions, MAX_OBJECT_BYTES};
+use crate::amqp::{amqp_error, connect, passive_declare, scrubbed};
+use crate::api::{object_path, Api};
+use crate::definitions::{vhost_of, Definitions};
 use crate::diff::{Change, Diff, Item};
-use crate::error::{RabbitmqError, Step};
-use crate::format::DumpReader;
-use crate::options::{encode_segment, Endpoints, RabbitmqOptions};
+use crate::endpoint::Endpoints;
+use crate::error::{chain_text, RabbitmqError, Step};
+use crate::format::DumpFormat;
+use crate::metadata::RabbitmqMetadata;
+use crate::options::RabbitmqOptions;
 use crate::publish::Publisher;
-use crate::scan::Scanner;
+use crate::reader::DumpReader;
+use crate::responses::{Overview, QueueStats};
 
 /// The restore side: the source's own broker, or the management URL given with `--to`.
 #[derive(Debug)]
 pub struct RabbitmqTarget {
-    endpoints: Endpoints,
     api: Api,
 }
 
 impl RabbitmqTarget {
     /// A target for the source with `options`, or the management API at `to` (a URL such as
-    /// `http://user:password@host:15672`; without credentials, the source's are used).
+    /// `http://user:password@host:15672`; without credentials, the source's are used; its
+    /// certificate is checked with the source's `tls_ca_file` and `tls_insecure`).
     pub fn new(options: &RabbitmqOptions, to: Option<&str>) -> Result<Self, RabbitmqError> {
-        let endpoints = Endpoints::resolve(options, to)?;
-        let api = Api::new(endpoints.api.clone(), endpoints.amqp.clone())?;
-        Ok(Self { endpoints, api })
+        let api = Api::new(Endpoints::resolve(options, to)?)?;
+        Ok(Self { api })
     }
 
     async fn restore_inner(
@@ -48,21 +47,22 @@ impl RabbitmqTarget {
         options: &RestoreOptions,
     ) -> Result<Report, RabbitmqError> {
         let started = Instant::now();
-        let mut reader = DumpReader::new(input, &manifest.dump_format)?;
+        let metadata = RabbitmqMetadata::of(manifest)?;
+        let mut reader = DumpReader::new(input, DumpFormat::of(manifest)?);
         let backup = reader.read_all_definitions().await?;
         if !reader.has_messages() {
             // Definitions only: read to EOF before touching the broker.
             reader.finish().await?;
         }
-        let current = fetch_definitions(&self.api, Step::Diff, "/api/definitions").await?;
+        let current = self.api.definitions(Step::Diff, "/api/definitions").await?;
         let mut diff = Diff::new(&backup, &current);
         // Messages: the user they are republished as must be able to publish into each vhost
         // receiving some once the definitions are imported; refused now, before any change.
         let mut denied = Vec::new();
         if reader.has_messages() {
-            let vhosts = vhosts_receiving_messages(&manifest.metadata, &backup);
+            let vhosts = vhosts_receiving_messages(metadata.messages.as_ref(), &backup);
             let users = Users {
-                amqp: &self.endpoints.amqp.username,
+                amqp: &self.api.amqp().username,
                 api: self.api.username(),
             };
             if user_is_known(users.amqp, &backup, &current) {
@@ -99,7 +99,7 @@ impl RabbitmqTarget {
             for d in &denied {
                 permission_lines.push_str(&format!(
                     "\n  ! permission: user `{}` could not publish into {}",
-                    self.endpoints.amqp.username,
+                    self.api.amqp().username,
                     d.describe()
                 ));
             }
@@ -138,7 +138,7 @@ impl RabbitmqTarget {
         let mut published = 0;
         let mut publisher_details = Value::Null;
         if reader.has_messages() {
-            let mut publisher = Publisher::new(self.endpoints.amqp.clone());
+            let mut publisher = Publisher::new(self.api.amqp().clone());
             let result = async {
                 while let Some(message) = reader.next_message().await? {
                     publisher.publish(&message).await?;
@@ -194,7 +194,7 @@ impl RabbitmqTarget {
     fn no_permission(&self, denied: &[Denied]) -> RabbitmqError {
         RabbitmqError::NoPublishPermission {
             target: self.describe(),
-            user: self.endpoints.amqp.username.clone(),
+            user: self.api.amqp().username.clone(),
             denied: denied.iter().map(Denied::describe).collect(),
         }
     }
@@ -220,7 +220,7 @@ impl RabbitmqTarget {
             }
         }
         let mut found = Vec::new();
-        let amqp = &self.endpoints.amqp;
+        let amqp = self.api.amqp();
         let user = amqp.username.as_str();
         let judged = user_is_known(user, backup, current);
         for (vhost, items) in by_vhost {
@@ -231,18 +231,11 @@ impl RabbitmqTarget {
                         .get("name")
                         .and_then(Value::as_str)
                         .unwrap_or_default();
-                    let queue: Value = self
+                    let queue: QueueStats = self
                         .api
-                        .get_json(
-                            Step::Diff,
-                            &format!(
-                                "/api/queues/{}/{}",
-                                encode_segment(vhost),
-                                encode_segment(name)
-                            ),
-                        )
+                        .get_json(Step::Diff, &object_path("queues", vhost, name))
                         .await?;
-                    let n = queue.get("messages").and_then(Value::as_u64).unwrap_or(0);
+                    let n = queue.messages;
                     if n > 0 {
                         found.push(format!(
                             "queue {vhost}/{name} already holds {n} message(s); republishing would append to them"
@@ -261,24 +254,14 @@ impl RabbitmqTarget {
                 let channel = connection
                     .create_channel()
                     .await
-                    .map_err(|e| amqp_error(amqp, vhost, Step::Diff, "channel.open", &e))?;
-                let declared = channel
-                    .queue_declare(
-                        name,
-                        QueueDeclareOptions {
-                            passive: true,
-                            ..QueueDeclareOptions::default()
-                        },
-                        FieldTable::default(),
-                    )
-                    .await;
-                match declared {
+                    .map_err(|e| amqp_error(amqp, vhost, Step::Diff, "channel.open", e))?;
+                match passive_declare(&channel, name).await {
                     Ok(q) if q.message_count() > 0 => found.push(format!(
                         "queue {vhost}/{name} already holds {} message(s); republishing would append to them",
                         q.message_count()
                     )),
                     Ok(_) => {}
-                    Err(e) => tracing::debug!(vhost, queue = name, error = %error_chain(&e), "passive declare failed"),
+                    Err(e) => tracing::debug!(vhost, queue = name, error = %chain_text(&scrubbed(amqp, e)), "passive declare failed"),
                 }
                 let _ = channel.close(200, "checked").await;
             }
@@ -320,14 +303,7 @@ impl RabbitmqTarget {
                 crate::definitions::noun(item.section)
             );
             self.api
-                .delete(
-                    Step::Import,
-                    &format!(
-                        "/api/{kind}/{}/{}",
-                        encode_segment(vhost),
-                        encode_segment(name)
-                    ),
-                )
+                .delete(Step::Import, &object_path(kind, vhost, name))
                 .await?;
         }
         applied.created = wanted.len() - applied.overwritten;
@@ -394,39 +370,6 @@ struct Applied {
     overwritten: usize,
 }
 
-/// Reads a definitions document from the API (buffered: a broker's topology, which restore
-/// compares object by object).
-pub(crate) async fn fetch_definitions(
-    api: &Api,
-    step: Step,
-    path: &str,
-) -> Result<Definitions, RabbitmqError> {
-    let response = api.get_stream(step, path).await?;
-    let mut body = response.bytes_stream();
-    let mut scanner = Scanner::new(MAX_OBJECT_BYTES);
-    let mut defs = Definitions::default();
-    let mut events = Vec::new();
-    let bad = |reason: String| RabbitmqError::Request {
-        step,
-        what: format!("reading GET {path}"),
-        url: api.display(),
-        reason,
-    };
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| bad(error_chain(&e.without_url())))?;
-        scanner
-            .feed(&chunk, &mut events)
-            .map_err(|e| bad(e.to_string()))?;
-        for e in events.drain(..) {
-            defs.add(e).map_err(&bad)?;
-        }
-    }
-    scanner
-        .finish(&mut events)
-        .map_err(|e| bad(e.to_string()))?;
-    Ok(defs)
-}
-
 #[async_trait]
 impl Target for RabbitmqTarget {
     fn formats(&self) -> &'static [&'static str] {
@@ -437,21 +380,12 @@ impl Target for RabbitmqTarget {
         format!("RabbitMQ at {}", self.api.display())
     }
 
-    async fn prepare(
-        &self,
-        manifest: &Manifest,
-        _options: &RestoreOptions,
-    ) -> Result<(), StoreError> {
-        if !crate::FORMATS.contains(&manifest.dump_format.as_str()) {
-            return Err(RabbitmqError::WrongDumpFormat {
-                found: manifest.dump_format.clone(),
-            }
-            .into());
-        }
-        // Reachable, credentials valid. The comparison with the backup needs the backup's
-        // definitions, so conflicts are found in `restore`, before anything is changed.
+    async fn prepare(&self, _: &Manifest, _: &RestoreOptions) -> Result<(), StoreError> {
+        // The pipeline has refused the formats not in `formats()`. Here: reachable, and the
+        // credentials valid. The comparison with the backup needs the backup's definitions, so
+        // conflicts are found in `restore`, before anything is changed.
         self.api
-            .get_json::<Value>(Step::Preflight, "/api/overview")
+            .get_json::<Overview>(Step::Preflight, "/api/overview")
             .await?;
         Ok(())
     }

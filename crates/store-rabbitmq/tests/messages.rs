@@ -3,12 +3,12 @@
 //! in order; skipped queues are reported; a damaged stream publishes nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use backup_core::{FormatCheck, RestoreOptions, Source, StoreErrorKind, Target};
-use common::{broker, depth, drain, enc, manifest, publish, wait_depth, Msg, URL};
 use lapin::types::{AMQPValue, ByteArray, FieldTable, LongString};
 use lapin::BasicProperties;
+use lifeboat_edge::percent::encode_component;
+use lifeboat_testing::manifest;
+use lifeboat_testing::rabbitmq::{amqp, depth, drain, publish, wait_depth, Msg, TestBroker, URL};
 use serde_json::json;
 use store_rabbitmq::{
     RabbitmqCheck, RabbitmqDrill, RabbitmqOptions, RabbitmqSource, RabbitmqTarget,
@@ -52,11 +52,11 @@ fn messages(queue: usize, n: usize) -> Vec<Msg> {
 
 #[tokio::test]
 async fn ten_thousand_messages_round_trip_in_order() {
-    let Some(mut s) = broker("msgs").await else {
+    let Some(mut s) = TestBroker::connect("msgs").await else {
         return;
     };
     let v = s.vhost("m").await;
-    let ev = enc(&v);
+    let ev = encode_component(&v);
     let queues = [
         ("classic", json!({})),
         ("quorum", json!({"x-queue-type": "quorum"})),
@@ -98,7 +98,7 @@ async fn ten_thousand_messages_round_trip_in_order() {
         json!({"durable": false}),
     )
     .await;
-    let busy_conn = common::amqp(&v).await;
+    let busy_conn = amqp(&v).await;
     let busy_ch = busy_conn.create_channel().await.unwrap();
     let _consumer = busy_ch
         .basic_consume("busy", "holder", Default::default(), FieldTable::default())
@@ -132,7 +132,7 @@ async fn ten_thousand_messages_round_trip_in_order() {
     assert!(skipped
         .iter()
         .any(|q| q["queue"] == "transient" && q["reason"].as_str().unwrap().contains("durable")));
-    let m = manifest("rabbitmq-definitions+messages", metadata);
+    let m = manifest("rabbitmq", "rabbitmq-definitions+messages", metadata);
 
     // The source still holds every message.
     for (i, (name, _)) in queues.iter().enumerate() {
@@ -221,11 +221,11 @@ async fn ten_thousand_messages_round_trip_in_order() {
 
 #[tokio::test]
 async fn a_damaged_stream_publishes_nothing() {
-    let Some(mut s) = broker("damaged").await else {
+    let Some(mut s) = TestBroker::connect("damaged").await else {
         return;
     };
     let v = s.vhost("d").await;
-    let ev = enc(&v);
+    let ev = encode_component(&v);
     s.put(&format!("/api/queues/{ev}/q"), json!({"durable": true}))
         .await;
     publish(&v, "q", &messages(0, 50)).await;
@@ -239,7 +239,7 @@ async fn a_damaged_stream_publishes_nothing() {
         .await
         .map(|d| d.metadata)
         .unwrap();
-    let m = manifest("rabbitmq-definitions+messages", metadata);
+    let m = manifest("rabbitmq", "rabbitmq-definitions+messages", metadata);
     drain(&v, "q", 50).await;
 
     // The trailer is cut off: the definitions are applied, no message is committed.
@@ -287,11 +287,11 @@ async fn a_damaged_stream_publishes_nothing() {
 
 #[tokio::test]
 async fn a_message_for_a_queue_missing_on_the_target_is_an_error_and_nothing_is_committed() {
-    let Some(mut s) = broker("unrouted").await else {
+    let Some(mut s) = TestBroker::connect("unrouted").await else {
         return;
     };
     let v = s.vhost("u").await;
-    let ev = enc(&v);
+    let ev = encode_component(&v);
     for q in ["kept", "gone"] {
         s.put(&format!("/api/queues/{ev}/{q}"), json!({"durable": true}))
             .await;
@@ -307,7 +307,7 @@ async fn a_message_for_a_queue_missing_on_the_target_is_an_error_and_nothing_is_
         .await
         .map(|d| d.metadata)
         .unwrap();
-    let m = manifest("rabbitmq-definitions+messages", metadata);
+    let m = manifest("rabbitmq", "rabbitmq-definitions+messages", metadata);
     assert_eq!(m.metadata["messages"]["total"], 10);
 
     // The definitions line loses queue `gone`: the restore does not create it, so its
@@ -349,11 +349,11 @@ async fn a_message_for_a_queue_missing_on_the_target_is_an_error_and_nothing_is_
 
 #[tokio::test]
 async fn the_per_queue_limit_takes_the_oldest_and_never_reorders_a_queue() {
-    let Some(mut s) = broker("limit").await else {
+    let Some(mut s) = TestBroker::connect("limit").await else {
         return;
     };
     let v = s.vhost("l").await;
-    let ev = enc(&v);
+    let ev = encode_component(&v);
     let sent = messages(0, 30);
     for (q, args) in [
         ("classic", json!({})),
@@ -393,7 +393,7 @@ async fn the_per_queue_limit_takes_the_oldest_and_never_reorders_a_queue() {
             .contains("would reorder"),
         "{skipped}"
     );
-    let m = manifest("rabbitmq-definitions+messages", metadata);
+    let m = manifest("rabbitmq", "rabbitmq-definitions+messages", metadata);
     RabbitmqCheck::new()
         .check(&mut dump.as_slice(), &m)
         .await
@@ -427,11 +427,11 @@ async fn the_per_queue_limit_takes_the_oldest_and_never_reorders_a_queue() {
 #[tokio::test]
 async fn a_queue_deleted_before_the_commit_is_reported_not_routed() {
     use tokio::io::AsyncWriteExt;
-    let Some(mut s) = broker("commit").await else {
+    let Some(mut s) = TestBroker::connect("commit").await else {
         return;
     };
     let v = s.vhost("c").await;
-    let ev = enc(&v);
+    let ev = encode_component(&v);
     s.put(&format!("/api/queues/{ev}/q"), json!({"durable": true}))
         .await;
     publish(&v, "q", &messages(0, 5)).await;
@@ -445,7 +445,7 @@ async fn a_queue_deleted_before_the_commit_is_reported_not_routed() {
         .await
         .map(|d| d.metadata)
         .unwrap();
-    let m = manifest("rabbitmq-definitions+messages", metadata);
+    let m = manifest("rabbitmq", "rabbitmq-definitions+messages", metadata);
     drain(&v, "q", 5).await;
     let text = String::from_utf8(dump).unwrap();
     let cut = text.rfind("{\"type\":\"trailer\"").unwrap();

@@ -4,30 +4,24 @@
 //! the default exchange alone is enough; the drill grants its AMQP user the scratch vhosts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use backup_core::{FormatCheck, Manifest, RestoreOptions, Source, StoreErrorKind, Target};
-use common::{broker, depth, enc, manifest, publish, Msg, Scope, URL};
-use lapin::BasicProperties;
+use lifeboat_edge::percent::encode_component;
+use lifeboat_testing::manifest;
+use lifeboat_testing::rabbitmq::{depth, publish, Msg, TestBroker, URL};
 use serde_json::json;
 use store_rabbitmq::{RabbitmqDrill, RabbitmqOptions, RabbitmqSource, RabbitmqTarget};
 
 const PASSWORD: &str = "pw-for-tests";
 
 fn msgs(n: usize) -> Vec<Msg> {
-    (0..n)
-        .map(|i| Msg {
-            payload: format!("m{i}").into_bytes(),
-            properties: BasicProperties::default().with_delivery_mode(2),
-        })
-        .collect()
+    (0..n).map(|i| Msg::persistent(format!("m{i}"))).collect()
 }
 
 /// A vhost with queue `q` holding 3 messages, backed up (as guest) with its messages.
-async fn backed_up(s: &mut Scope) -> (String, RabbitmqOptions, Vec<u8>, Manifest) {
+async fn backed_up(s: &mut TestBroker) -> (String, RabbitmqOptions, Vec<u8>, Manifest) {
     let v = s.vhost("p").await;
     s.put(
-        &format!("/api/queues/{}/q", enc(&v)),
+        &format!("/api/queues/{}/q", encode_component(&v)),
         json!({"durable": true}),
     )
     .await;
@@ -42,19 +36,20 @@ async fn backed_up(s: &mut Scope) -> (String, RabbitmqOptions, Vec<u8>, Manifest
         .await
         .map(|d| d.metadata)
         .unwrap();
-    let m = manifest("rabbitmq-definitions+messages", metadata);
+    let m = manifest("rabbitmq", "rabbitmq-definitions+messages", metadata);
     assert_eq!(m.metadata["messages"]["total"], 3);
     (v, o, dump, m)
 }
 
 #[tokio::test]
 async fn a_restore_whose_messages_could_not_be_published_is_refused_before_any_change() {
-    let Some(mut s) = broker("perm").await else {
+    let Some(mut s) = TestBroker::connect("perm").await else {
         return;
     };
     let (v, source, dump, m) = backed_up(&mut s).await;
     // The restore would recreate the queue and republish into it.
-    s.delete(&format!("/api/queues/{}/q", enc(&v))).await;
+    s.delete(&format!("/api/queues/{}/q", encode_component(&v)))
+        .await;
     let admin = s.user("admin", "administrator").await;
     let publisher = s.user("pub", "management").await;
     let before = s.definitions().await;
@@ -65,7 +60,7 @@ async fn a_restore_whose_messages_could_not_be_published_is_refused_before_any_c
     as_admin.username = Some(admin.clone());
     as_admin.password = Some(PASSWORD.into());
     let mut other_amqp = source.clone();
-    other_amqp.amqp_url = Some(format!("amqp://{publisher}:{PASSWORD}@127.0.0.1:5672"));
+    other_amqp.amqp_url = Some(format!("amqp://{publisher}:{PASSWORD}@127.0.0.1:5672").into());
     for (options, user) in [(&as_admin, &admin), (&other_amqp, &publisher)] {
         let target = RabbitmqTarget::new(options, None).unwrap();
         for force in [false, true] {
@@ -121,7 +116,11 @@ async fn a_restore_whose_messages_could_not_be_published_is_refused_before_any_c
     // Write on the default exchange alone is enough (passive declares and transactions need
     // no configure or read permission).
     s.put(
-        &format!("/api/permissions/{}/{}", enc(&v), enc(&admin)),
+        &format!(
+            "/api/permissions/{}/{}",
+            encode_component(&v),
+            encode_component(&admin)
+        ),
         json!({"configure": "", "write": "^amq\\.default$", "read": ""}),
     )
     .await;
@@ -140,14 +139,14 @@ async fn a_restore_whose_messages_could_not_be_published_is_refused_before_any_c
 
 #[tokio::test]
 async fn the_drill_grants_its_amqp_user_the_scratch_vhosts() {
-    let Some(mut s) = broker("permdrill").await else {
+    let Some(mut s) = TestBroker::connect("permdrill").await else {
         return;
     };
     let (_v, source, dump, m) = backed_up(&mut s).await;
     // A management-only user with no permission anywhere republishes the drill's messages.
     let publisher = s.user("pub", "management").await;
     let mut o = source.clone();
-    o.amqp_url = Some(format!("amqp://{publisher}:{PASSWORD}@127.0.0.1:5672"));
+    o.amqp_url = Some(format!("amqp://{publisher}:{PASSWORD}@127.0.0.1:5672").into());
     let report = RabbitmqDrill::new(&o)
         .unwrap()
         .check(&mut dump.as_slice(), &m)
@@ -164,7 +163,10 @@ async fn the_drill_grants_its_amqp_user_the_scratch_vhosts() {
         .unwrap()
         .values()
     {
-        let path = format!("/api/vhosts/{}", enc(scratch.as_str().unwrap()));
+        let path = format!(
+            "/api/vhosts/{}",
+            encode_component(scratch.as_str().unwrap())
+        );
         assert!(!s.exists(&path).await, "{path} left behind");
     }
 }

@@ -2,13 +2,13 @@
 //! refused without --force; dry runs that change nothing; format check and drill.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use backup_core::{FormatCheck, RestoreOptions, Source, StoreErrorKind, Target};
-use common::{broker, enc, manifest, Scope, URL};
+use lifeboat_edge::percent::encode_component;
+use lifeboat_testing::rabbitmq::{TestBroker, URL};
+use lifeboat_testing::{free_port, manifest};
 use serde_json::{json, Value};
 use store_rabbitmq::{
-    RabbitmqCheck, RabbitmqDrill, RabbitmqOptions, RabbitmqSource, RabbitmqTarget,
+    RabbitmqCheck, RabbitmqDrill, RabbitmqError, RabbitmqOptions, RabbitmqSource, RabbitmqTarget,
 };
 
 fn options(vhosts: &[String]) -> RabbitmqOptions {
@@ -18,24 +18,24 @@ fn options(vhosts: &[String]) -> RabbitmqOptions {
 }
 
 /// Two vhosts with a bit of everything the definitions can hold.
-async fn build_topology(s: &mut Scope) -> Vec<String> {
+async fn build_topology(s: &mut TestBroker) -> Vec<String> {
     let a = s.vhost("a").await;
     let b = s.vhost("b").await;
     let alice = s.user("alice", "monitoring,policymaker").await;
     let bob = s.user("bob", "").await;
-    let (ea, eb) = (enc(&a), enc(&b));
+    let (ea, eb) = (encode_component(&a), encode_component(&b));
     s.put(
-        &format!("/api/permissions/{ea}/{}", enc(&alice)),
+        &format!("/api/permissions/{ea}/{}", encode_component(&alice)),
         json!({"configure": "^a-.*", "write": ".*", "read": ".*"}),
     )
     .await;
     s.put(
-        &format!("/api/permissions/{eb}/{}", enc(&bob)),
+        &format!("/api/permissions/{eb}/{}", encode_component(&bob)),
         json!({"configure": "", "write": "x", "read": ".*"}),
     )
     .await;
     s.put(
-        &format!("/api/topic-permissions/{ea}/{}", enc(&alice)),
+        &format!("/api/topic-permissions/{ea}/{}", encode_component(&alice)),
         json!({"exchange": "amq.topic", "write": "^orders\\.", "read": ".*"}),
     )
     .await;
@@ -99,7 +99,7 @@ async fn build_topology(s: &mut Scope) -> Vec<String> {
 
 #[tokio::test]
 async fn topology_round_trips_through_backup_delete_restore() {
-    let Some(mut s) = broker("topo").await else {
+    let Some(mut s) = TestBroker::connect("topo").await else {
         return;
     };
     let vhosts = build_topology(&mut s).await;
@@ -111,7 +111,9 @@ async fn topology_round_trips_through_backup_delete_restore() {
     let preflight = source.preflight().await.unwrap();
     assert!(preflight.version.unwrap().starts_with("RabbitMQ "));
     let mut dump = Vec::new();
-    let metadata = source.backup(&mut dump).await.map(|d| d.metadata).unwrap();
+    let dumped = source.backup(&mut dump).await.unwrap();
+    assert!(dumped.contains_password_hashes);
+    let metadata = dumped.metadata;
     assert_eq!(source.dump_format(), "rabbitmq-definitions");
     assert_eq!(metadata["counts"]["queues"], 5);
     assert_eq!(metadata["counts"]["exchanges"], 5);
@@ -131,7 +133,7 @@ async fn topology_round_trips_through_backup_delete_restore() {
         .iter()
         .all(|v| vhosts.contains(&v["name"].as_str().unwrap().to_string())));
     assert!(doc.get("global_parameters").is_none());
-    let m = manifest("rabbitmq-definitions", metadata.clone());
+    let m = manifest("rabbitmq", "rabbitmq-definitions", metadata.clone());
 
     // verify: the format check agrees with the manifest.
     let report = RabbitmqCheck::new()
@@ -150,8 +152,11 @@ async fn topology_round_trips_through_backup_delete_restore() {
         .values()
     {
         assert!(
-            !s.exists(&format!("/api/vhosts/{}", enc(scratch.as_str().unwrap())))
-                .await,
+            !s.exists(&format!(
+                "/api/vhosts/{}",
+                encode_component(scratch.as_str().unwrap())
+            ))
+            .await,
             "scratch vhost left behind"
         );
     }
@@ -187,11 +192,11 @@ async fn topology_round_trips_through_backup_delete_restore() {
 
 #[tokio::test]
 async fn conflicts_are_refused_without_force_and_dry_run_changes_nothing() {
-    let Some(mut s) = broker("conflict").await else {
+    let Some(mut s) = TestBroker::connect("conflict").await else {
         return;
     };
     let v = s.vhost("c").await;
-    let ev = enc(&v);
+    let ev = encode_component(&v);
     s.put(
         &format!("/api/queues/{ev}/orders"),
         json!({"durable": true, "arguments": {"x-max-length": 10}}),
@@ -205,7 +210,7 @@ async fn conflicts_are_refused_without_force_and_dry_run_changes_nothing() {
     let source = RabbitmqSource::new(options(std::slice::from_ref(&v))).unwrap();
     let mut dump = Vec::new();
     let metadata = source.backup(&mut dump).await.map(|d| d.metadata).unwrap();
-    let m = manifest("rabbitmq-definitions", metadata);
+    let m = manifest("rabbitmq", "rabbitmq-definitions", metadata);
 
     // The queue comes back with other arguments; the exchange is gone.
     s.delete(&format!("/api/queues/{ev}/orders")).await;
@@ -278,7 +283,7 @@ async fn conflicts_are_refused_without_force_and_dry_run_changes_nothing() {
 
 #[tokio::test]
 async fn whole_broker_backup_is_the_exact_export_and_checks_catch_damage() {
-    let Some(s) = broker("whole").await else {
+    let Some(s) = TestBroker::connect("whole").await else {
         return;
     };
     let source = RabbitmqSource::new(RabbitmqOptions::new(URL)).unwrap();
@@ -291,7 +296,7 @@ async fn whole_broker_backup_is_the_exact_export_and_checks_catch_damage() {
         .iter()
         .any(|u| u["name"] == "guest"));
     assert!(metadata["counts"]["users"].as_u64().unwrap() >= 1);
-    let m = manifest("rabbitmq-definitions", metadata);
+    let m = manifest("rabbitmq", "rabbitmq-definitions", metadata);
     RabbitmqCheck::new()
         .check(&mut dump.as_slice(), &m)
         .await
@@ -322,7 +327,7 @@ async fn whole_broker_backup_is_the_exact_export_and_checks_catch_damage() {
 
 #[tokio::test]
 async fn unknown_vhosts_and_bad_credentials_are_clear() {
-    let Some(s) = broker("errors").await else {
+    let Some(s) = TestBroker::connect("errors").await else {
         return;
     };
     let missing = s.name("missing");
@@ -344,8 +349,26 @@ async fn unknown_vhosts_and_bad_credentials_are_clear() {
     assert!(err.contains("wrong credentials for user `guest`"), "{err}");
     assert!(!err.contains("wrong-pw"), "{err}");
 
+    // A wrong AMQP password: the AMQP client's error stays typed, its text shows no password.
+    let mut o = options(&["/".to_string()]);
+    o.messages = true;
+    o.amqp_url = Some("amqp://guest:wrong-amqp-pw@127.0.0.1:5672".into());
+    let err = RabbitmqSource::new(o)
+        .unwrap()
+        .preflight()
+        .await
+        .unwrap_err();
+    match err.inner().downcast_ref::<RabbitmqError>().unwrap() {
+        RabbitmqError::Amqp { source, .. } => {
+            assert!(source.find::<lapin::Error>().is_some(), "{source:?}");
+        }
+        other => panic!("not an AMQP error: {other:?}"),
+    }
+    assert!(!format!("{err} {err:?}").contains("wrong-amqp-pw"), "{err}");
+
     // Nothing listens on the management port, but AMQP answers on the host: the plugin hint.
-    let mut o = RabbitmqOptions::new("http://guest:guest@127.0.0.1:1");
+    let nothing = format!("http://guest:guest@127.0.0.1:{}", free_port());
+    let mut o = RabbitmqOptions::new(nothing.as_str());
     o.amqp_url = Some("amqp://127.0.0.1:5672".into());
     let err = RabbitmqSource::new(o)
         .unwrap()
@@ -358,14 +381,18 @@ async fn unknown_vhosts_and_bad_credentials_are_clear() {
         "{err}"
     );
 
-    // Neither answers: unreachable.
-    let mut o = RabbitmqOptions::new("http://guest:guest@127.0.0.1:1");
-    o.amqp_url = Some("amqp://127.0.0.1:2".into());
+    // Neither answers: unreachable, with the HTTP client's error as the cause.
+    let mut o = RabbitmqOptions::new(nothing.as_str());
+    o.amqp_url = Some(format!("amqp://127.0.0.1:{}", free_port()).into());
     let err = RabbitmqSource::new(o)
         .unwrap()
         .preflight()
         .await
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("unreachable"), "{err}");
+        .unwrap_err();
+    assert!(err.to_string().contains("unreachable"), "{err}");
+    let inner = err.inner().downcast_ref::<RabbitmqError>().unwrap();
+    match inner {
+        RabbitmqError::Unreachable { source, .. } => assert!(source.is_connect(), "{source:?}"),
+        other => panic!("not Unreachable: {other:?}"),
+    }
 }

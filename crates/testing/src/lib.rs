@@ -12,6 +12,8 @@
 //! - [`service_unavailable`], the skip-or-fail rule of tests that need a real server
 //!   (`LIFEBOAT_REQUIRE_SERVICES=1` turns a skip into a failure, as in CI);
 //! - `postgres` (feature `postgres`): throw-away databases on the test PostgreSQL server.
+//! - `rabbitmq` (feature `rabbitmq`): the RabbitMQ test broker's vhosts and users, deleted
+//!   after the test, and AMQP publishing and reading.
 //!
 //! ## Example
 //!
@@ -46,6 +48,8 @@ mod memory_sink;
 mod ports;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "rabbitmq")]
+pub mod rabbitmq;
 mod services;
 
 pub use bytes_source::BytesSource;
