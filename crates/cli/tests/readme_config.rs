@@ -98,6 +98,10 @@ fn the_readme_configuration_and_daemon_examples_are_accepted() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_ne!(out.status.code(), Some(2), "config refused:\n{text}\n{stderr}");
+    assert_ne!(
+        out.status.code(),
+        Some(2),
+        "config refused:\n{text}\n{stderr}"
+    );
     assert!(!stderr.contains("deprecated"), "{stderr}");
 }
