@@ -93,8 +93,9 @@ fn push_decimal(mut n: u64, out: &mut Vec<u8>) {
 }
 
 /// A malformed reply: the connection cannot be used any further.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ProtocolError(pub String);
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed reply: {0}")]
+pub struct ProtocolError(String);
 
 /// Deepest array nesting accepted (Redis replies used here nest at most 2 levels).
 const MAX_DEPTH: usize = 8;

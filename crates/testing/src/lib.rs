@@ -10,7 +10,9 @@
 //! - [`fake_tool`], a misbehaving `pg_dump` (or any client tool); [`free_port`], a loopback
 //!   port for a scratch server;
 //! - [`service_unavailable`], the skip-or-fail rule of tests that need a real server
-//!   (`LIFEBOAT_REQUIRE_SERVICES=1` turns a skip into a failure, as in CI).
+//!   (`LIFEBOAT_REQUIRE_SERVICES=1` turns a skip into a failure, as in CI);
+//! - store harnesses, each behind a feature named after its store: `redis` (private
+//!   redis-servers, started by the store's own scratch-server spawner).
 //!
 //! ## Example
 //!
@@ -43,6 +45,8 @@ mod fake_tool;
 mod manifest;
 mod memory_sink;
 mod ports;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod services;
 
 pub use bytes_source::BytesSource;
