@@ -7,109 +7,19 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{lifeboat, list_json, list_json_env, write_config};
+use lifeboat_testing::free_port;
+use lifeboat_testing::redis::TestRedis;
 use predicates::str::contains;
 
-/// A private redis-server on a free loopback port, killed on drop.
-struct Server {
-    child: Child,
-    _dir: tempfile::TempDir,
-    port: u16,
-    password: Option<String>,
-}
-
-impl Server {
-    fn start(extra: &[&str]) -> Option<Self> {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
-            .args(["--repl-diskless-sync-delay", "0"])
-            .arg("--dir")
-            .arg(dir.path())
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match child {
-            Ok(c) => c,
-            Err(e) => {
-                lifeboat_testing::service_unavailable(format_args!(
-                    "redis-server cannot be started ({e})"
-                ));
-                return None;
-            }
-        };
-        let password = extra
-            .iter()
-            .position(|a| *a == "--requirepass")
-            .map(|i| extra[i + 1].to_string());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(Self {
-            child,
-            _dir: dir,
-            port,
-            password,
-        })
-    }
-
-    /// Runs redis-cli against this server; returns its output.
-    fn cli(&self, args: &[&str]) -> String {
-        let mut cmd = Command::new("redis-cli");
-        cmd.args(["-p", &self.port.to_string()]);
-        if let Some(pw) = &self.password {
-            cmd.env("REDISCLI_AUTH", pw);
-        }
-        let out = cmd.args(args).output().unwrap();
-        assert!(out.status.success(), "redis-cli {args:?} failed");
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    }
-
-    /// Pipes raw commands (one per line) through redis-cli.
-    fn pipe(&self, commands: &str) {
-        let mut cmd = Command::new("redis-cli");
-        cmd.args(["-p", &self.port.to_string()]);
-        if let Some(pw) = &self.password {
-            cmd.env("REDISCLI_AUTH", pw);
-        }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(commands.as_bytes())
-            .unwrap();
-        assert!(child.wait().unwrap().success());
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A private redis-server (`--repl-diskless-sync-delay 0` and the test's arguments).
+fn server(extra: &[&str]) -> Option<TestRedis> {
+    TestRedis::start_blocking(extra)
 }
 
 fn source_config(dir: &Path, url: &str, extra: &str) {
@@ -129,7 +39,7 @@ fn manifest_of(dir: &Path, listed: &serde_json::Value) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-fn fill(server: &Server) {
+fn fill(server: &TestRedis) {
     let mut cmds = String::new();
     for i in 0..300 {
         cmds.push_str(&format!("SET key:{i} value-{i}\n"));
@@ -142,14 +52,14 @@ fn fill(server: &Server) {
 
 #[test]
 fn backup_verify_deep_and_restore_with_password_from_env() {
-    let Some(src) = Server::start(&["--requirepass", "s3cret-pw"]) else {
+    let Some(src) = server(&["--requirepass", "s3cret-pw"]) else {
         return;
     };
     fill(&src);
     let dir = tempfile::tempdir().unwrap();
     source_config(
         dir.path(),
-        &format!("redis://127.0.0.1:{}", src.port),
+        &format!("redis://127.0.0.1:{}", src.port()),
         "password = \"${REDIS_PW}\"\n",
     );
     lifeboat(dir.path())
@@ -180,14 +90,14 @@ fn backup_verify_deep_and_restore_with_password_from_env() {
         .stdout(contains("restore drill"));
 
     // Into a fresh server.
-    let dst = Server::start(&[]).unwrap();
+    let dst = server(&[]).unwrap();
     lifeboat(dir.path())
         .env("REDIS_PW", "s3cret-pw")
         .args([
             "restore",
             "cache",
             "--to",
-            &format!("redis://127.0.0.1:{}", dst.port),
+            &format!("redis://127.0.0.1:{}", dst.port()),
         ])
         .assert()
         .success();
@@ -233,7 +143,7 @@ fn assert_fails_without_manifest(dir: &Path, env: &[(&str, &str)], message: &str
 
 #[test]
 fn wrong_password_unreachable_and_killed_transfer_fail() {
-    let Some(src) = Server::start(&[
+    let Some(src) = server(&[
         "--requirepass",
         "right-pw-zq9",
         "--rdb-key-save-delay",
@@ -263,7 +173,7 @@ fn wrong_password_unreachable_and_killed_transfer_fail() {
 
     source_config(
         dir.path(),
-        &format!("redis://:bad-pw-zq7@127.0.0.1:{}", src.port),
+        &format!("redis://:bad-pw-zq7@127.0.0.1:{}", src.port()),
         "",
     );
     let stderr = assert_fails_without_manifest(dir.path(), &[], "authentication failed");
@@ -275,18 +185,37 @@ fn wrong_password_unreachable_and_killed_transfer_fail() {
     source_config(
         dir.path(),
         &format!("redis://127.0.0.1:{}", free_port()),
-        "connect_timeout_secs = 2\n",
+        "connect_timeout = \"2s\"\n",
     );
     assert_fails_without_manifest(dir.path(), &[], "connect");
+    // The old name of connect_timeout still works, with a deprecation warning; both names
+    // are a config error.
+    let unreachable = format!("redis://127.0.0.1:{}", free_port());
+    source_config(dir.path(), &unreachable, "connect_timeout_secs = 2\n");
+    let stderr = assert_fails_without_manifest(dir.path(), &[], "connect");
+    assert!(
+        stderr.contains("deprecated") && stderr.contains("`connect_timeout_secs` is renamed"),
+        "{stderr}"
+    );
+    source_config(
+        dir.path(),
+        &unreachable,
+        "connect_timeout_secs = 2\nconnect_timeout = \"2s\"\n",
+    );
+    lifeboat(dir.path())
+        .args(["backup", "cache"])
+        .assert()
+        .code(2)
+        .stderr(contains("set only `connect_timeout`"));
 
     // 600+ keys at 20 ms each: the snapshot takes 12 s; kill the replica connection.
     source_config(
         dir.path(),
-        &format!("redis://:right-pw-zq9@127.0.0.1:{}", src.port),
+        &format!("redis://:right-pw-zq9@127.0.0.1:{}", src.port()),
         "",
     );
     let killer = {
-        let port = src.port;
+        let port = src.port();
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(1500));
             Command::new("redis-cli")
@@ -310,7 +239,7 @@ fn wrong_password_unreachable_and_killed_transfer_fail() {
 
 #[test]
 fn sync_refused_suggests_logical_and_fallback_takes_a_logical_backup() {
-    let Some(src) = Server::start(&[]) else {
+    let Some(src) = server(&[]) else {
         return;
     };
     fill(&src);
@@ -318,7 +247,7 @@ fn sync_refused_suggests_logical_and_fallback_takes_a_logical_backup() {
         "ACL", "SETUSER", "nosync", "on", ">pw", "~*", "+@all", "-sync", "-psync",
     ]);
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("redis://nosync:pw@127.0.0.1:{}", src.port);
+    let url = format!("redis://nosync:pw@127.0.0.1:{}", src.port());
     source_config(dir.path(), &url, "");
     assert_fails_without_manifest(dir.path(), &[], "mode = \"logical\"");
 
@@ -353,13 +282,13 @@ fn sync_refused_suggests_logical_and_fallback_takes_a_logical_backup() {
         .args(["verify", "cache", "--deep"])
         .assert()
         .success();
-    let dst = Server::start(&[]).unwrap();
+    let dst = server(&[]).unwrap();
     lifeboat(dir.path())
         .args([
             "restore",
             "cache",
             "--to",
-            &format!("redis://127.0.0.1:{}", dst.port),
+            &format!("redis://127.0.0.1:{}", dst.port()),
         ])
         .assert()
         .success();
@@ -372,7 +301,7 @@ fn sync_refused_suggests_logical_and_fallback_takes_a_logical_backup() {
 
 #[test]
 fn rdb_backup_is_one_point_in_time_under_a_writer() {
-    let Some(src) = Server::start(&["--rdb-key-save-delay", "2000"]) else {
+    let Some(src) = server(&["--rdb-key-save-delay", "2000"]) else {
         return;
     };
     // Filler keys make the snapshot take a while (2 ms each).
@@ -387,7 +316,7 @@ fn rdb_backup_is_one_point_in_time_under_a_writer() {
     let writer = {
         let stop = stop.clone();
         let done = done.clone();
-        let port = src.port;
+        let port = src.port();
         std::thread::spawn(move || {
             let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
             let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -410,7 +339,7 @@ fn rdb_backup_is_one_point_in_time_under_a_writer() {
     };
     std::thread::sleep(Duration::from_millis(200));
     let dir = tempfile::tempdir().unwrap();
-    source_config(dir.path(), &format!("redis://127.0.0.1:{}", src.port), "");
+    source_config(dir.path(), &format!("redis://127.0.0.1:{}", src.port()), "");
     let before = done.load(Ordering::SeqCst);
     lifeboat(dir.path())
         .args(["backup", "cache"])
@@ -421,13 +350,13 @@ fn rdb_backup_is_one_point_in_time_under_a_writer() {
     stop.store(true, Ordering::Relaxed);
     let total = writer.join().unwrap();
 
-    let dst = Server::start(&[]).unwrap();
+    let dst = server(&[]).unwrap();
     lifeboat(dir.path())
         .args([
             "restore",
             "cache",
             "--to",
-            &format!("redis://127.0.0.1:{}", dst.port),
+            &format!("redis://127.0.0.1:{}", dst.port()),
         ])
         .assert()
         .success();

@@ -6,9 +6,11 @@ use serde_json::json;
 use tokio::io::AsyncRead;
 
 use crate::digest::{type_name, KeyDigest};
+use crate::format::DumpFormat;
 use crate::logical::{check_payload, LogicalReader};
 use crate::rdb::{Item, RdbParser};
-use crate::{RedisError, FORMAT_LOGICAL, FORMAT_RDB};
+use crate::target::metadata_of;
+use crate::{RedisError, FORMAT_LOGICAL};
 
 /// Facts about a parsed dump besides its keys.
 #[derive(Debug, Default)]
@@ -91,18 +93,13 @@ impl FormatCheck for RedisCheck {
         input: &mut (dyn AsyncRead + Send + Unpin),
         m: &Manifest,
     ) -> Result<Report, StoreError> {
-        let (digest, facts) = match m.dump_format.as_str() {
-            FORMAT_RDB => digest_rdb(input).await?,
-            FORMAT_LOGICAL => digest_logical(input).await?,
-            other => {
-                return Err(RedisError::Config(format!(
-                    "dump format `{other}` is not a redis format"
-                ))
-                .into())
-            }
+        let metadata = metadata_of(m)?;
+        let (digest, facts) = match DumpFormat::of(m)? {
+            DumpFormat::Rdb => digest_rdb(input).await?,
+            DumpFormat::Logical => digest_logical(input).await?,
         };
         digest
-            .compare(&m.metadata, "the dump")
+            .compare(&metadata, "the dump")
             .map_err(RedisError::Mismatch)?;
         Ok(Report {
             summary: format!(

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest as _, Sha256};
 
+use crate::RedisMetadata;
+
 /// The Redis type name (`TYPE`'s answer) of an RDB value type byte.
 pub(crate) fn type_name(rdb_type: u8) -> &'static str {
     match rdb_type {
@@ -90,20 +92,17 @@ impl KeyDigest {
 
     /// Compares with the `keys_per_db` and `digest` of a manifest's metadata; `Err` names the
     /// first difference. Metadata without a digest is not compared.
-    pub fn compare(&self, metadata: &serde_json::Value, what: &str) -> Result<(), String> {
-        let Some(digest) = metadata.get("digest").and_then(|d| d.as_str()) else {
+    pub fn compare(&self, metadata: &RedisMetadata, what: &str) -> Result<(), String> {
+        let Some(digest) = metadata.digest.as_deref() else {
             return Ok(());
         };
         let expected: BTreeMap<u32, u64> = metadata
-            .get("keys_per_db")
-            .and_then(|v| v.as_object())
-            .map(|o| {
-                o.iter()
-                    .filter_map(|(k, v)| Some((k.parse().ok()?, v.as_u64()?)))
-                    .filter(|(_, n)| *n > 0)
-                    .collect()
-            })
-            .unwrap_or_default();
+            .keys_per_db
+            .iter()
+            .flatten()
+            .filter(|(_, n)| **n > 0)
+            .map(|(db, n)| (*db, *n))
+            .collect();
         if expected != self.per_db {
             return Err(format!(
                 "{what} has keys per db {:?}, the manifest says {:?}",
@@ -137,9 +136,10 @@ mod tests {
         c.add(1, b"y", "hash", false);
         c.add(0, b"x", "string", false);
         assert_ne!(a.hex(), c.hex());
-        let meta = serde_json::json!({"digest": a.hex(), "keys_per_db": a.per_db_json()});
+        let meta = RedisMetadata::of_keys(&a);
         assert!(a.compare(&meta, "dump").is_ok());
         assert!(c.compare(&meta, "dump").is_err());
+        assert!(c.compare(&RedisMetadata::default(), "dump").is_ok());
         let mut y = KeyDigest::default();
         y.add(1, b"y", "hash", true);
         let mut x = KeyDigest::default();

@@ -10,12 +10,13 @@ use fred::types::CustomCommand;
 use serde_json::json;
 use tokio::io::AsyncRead;
 
-use crate::conn::{value_bytes, Conn};
+use crate::conn::Conn;
 use crate::digest::KeyDigest;
-use crate::options::Endpoint;
-use crate::scratch::ScratchServer;
-use crate::target::restore_into;
-use crate::{RedisError, RedisOptions};
+use crate::endpoint::Endpoint;
+use crate::restore::restore_into;
+use crate::scratch::{ScratchOptions, ScratchServer};
+use crate::target::metadata_of;
+use crate::{RedisError, RedisMetadata, RedisOptions};
 
 /// `verify --deep`: starts a scratch `redis-server` (from `PATH`) on a free loopback port,
 /// restores the backup into it with pipelined `RESTORE`, and compares (1) the key count per
@@ -35,7 +36,7 @@ impl RedisDrill {
         options.validate()?;
         Ok(Self {
             pipeline: options.pipeline,
-            timeout: std::time::Duration::from_secs(options.connect_timeout_secs.max(1)),
+            timeout: options.connect_timeout(),
         })
     }
 }
@@ -51,16 +52,20 @@ impl FormatCheck for RedisDrill {
         input: &mut (dyn AsyncRead + Send + Unpin),
         m: &Manifest,
     ) -> Result<Report, StoreError> {
+        let metadata = metadata_of(m)?;
         // A source configured with more than 16 dbs: the scratch server needs them all.
-        let databases = m
-            .metadata
-            .get("keys_per_db")
-            .and_then(|v| v.as_object())
-            .and_then(|o| o.keys().filter_map(|db| db.parse::<u32>().ok()).max())
+        let databases = metadata
+            .keys_per_db
+            .iter()
+            .flatten()
+            .map(|(db, _)| *db)
+            .max()
             .map_or(16, |max| max.saturating_add(1));
-        let server = ScratchServer::start(databases).await?;
-        let result = self.drill(&server, input, m).await;
-        server.stop().await;
+        let server = ScratchServer::start(&ScratchOptions::new().databases(databases))
+            .await
+            .map_err(RedisError::Drill)?;
+        let result = self.drill(&server, input, m, &metadata).await;
+        server.stop();
         Ok(result?)
     }
 }
@@ -71,15 +76,16 @@ impl RedisDrill {
         server: &ScratchServer,
         input: &mut (dyn AsyncRead + Send + Unpin),
         m: &Manifest,
+        metadata: &RedisMetadata,
     ) -> Result<Report, RedisError> {
-        let mut ep = Endpoint::parse(&format!("redis://127.0.0.1:{}", server.port))?;
+        let mut ep = Endpoint::parse(&server.url())?;
         ep.connect_timeout = self.timeout;
         let started = Instant::now();
         let stats = restore_into(&ep, input, m, &RestoreOptions::default(), self.pipeline).await?;
         let restore_ms = started.elapsed().as_millis() as u64;
         stats
             .dump
-            .compare(&m.metadata, "the dump")
+            .compare(metadata, "the dump")
             .map_err(RedisError::Mismatch)?;
         let conn = Conn::connect(&ep).await?;
         let live = live_digest(&conn).await;
@@ -104,7 +110,7 @@ impl RedisDrill {
                 "keys": live.keys(),
                 "keys_per_db": live.per_db_json(),
                 "digest": live.hex(),
-                "manifest_digest": m.metadata.get("digest"),
+                "manifest_digest": metadata.digest,
                 "expired_skipped": stats.expired,
                 "expired_during_drill": expired_during_drill,
                 "functions": stats.functions,
@@ -188,14 +194,14 @@ pub(crate) async fn live_digest(conn: &Conn) -> Result<(KeyDigest, KeyDigest), R
             let mut parts = reply.into_array().into_iter();
             let next = parts
                 .next()
-                .and_then(|c| value_bytes(&c).map(<[u8]>::to_vec))
+                .and_then(|c| c.as_bytes().map(<[u8]>::to_vec))
                 .unwrap_or_else(|| b"0".to_vec());
             let keys: Vec<Value> = parts
                 .next()
                 .map(|k| k.into_array())
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|k| seen.insert(hasher.hash_one(value_bytes(k).unwrap_or_default())))
+                .filter(|k| seen.insert(hasher.hash_one(k.as_bytes().unwrap_or_default())))
                 .collect();
             let pipe = conn.client.pipeline();
             for k in &keys {
@@ -217,7 +223,7 @@ pub(crate) async fn live_digest(conn: &Conn) -> Result<(KeyDigest, KeyDigest), R
             } else {
                 pipe.all()
                     .await
-                    .map_err(|e| conn.command_error("TYPE/PTTL", &e))?
+                    .map_err(|e| conn.command_error("TYPE/PTTL", e))?
             };
             for (k, pair) in keys.iter().zip(results.chunks(2)) {
                 let t = pair[0].as_str().map(|s| s.into_owned()).unwrap_or_default();
@@ -225,7 +231,7 @@ pub(crate) async fn live_digest(conn: &Conn) -> Result<(KeyDigest, KeyDigest), R
                 if t == "none" || ttl == -2 {
                     continue;
                 }
-                let key = value_bytes(k).unwrap_or_default();
+                let key = k.as_bytes().unwrap_or_default();
                 digest.add(*db, key, &t, ttl >= 0);
                 if ttl >= 0 {
                     volatile.add(*db, key, &t, true);

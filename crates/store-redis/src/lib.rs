@@ -30,9 +30,10 @@
 //! and the raw `SYNC` / logical ones — verified against `tls_ca_file` or the Mozilla roots;
 //! `tls_insecure = true` skips verification (with a warning in the log).
 //!
-//! The manifest metadata holds the server (version, role, memory, keyspace, persistence), the
-//! mode, `point_in_time`, the key count per db and an order-independent digest of every
-//! (db, key, type, ttl-present), so an RDB dump, a logical dump and a live server compare.
+//! The manifest metadata ([`RedisMetadata`]) holds the server (version, role, memory,
+//! keyspace, persistence), the mode, `point_in_time`, the key count per db and an
+//! order-independent digest of every (db, key, type, ttl-present), so an RDB dump, a logical
+//! dump and a live server compare.
 //!
 //! ## The redis-logical format
 //!
@@ -54,20 +55,23 @@
 //!
 //! ```no_run
 //! use backup_core::Source;
-//! use store_redis::{RedisOptions, RedisSource};
+//! use lifeboat_edge::Secret;
+//! use store_redis::{RedisMetadata, RedisOptions, RedisSource};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut options = RedisOptions::from_url("redis://127.0.0.1:6379");
-//! options.password = std::env::var("REDIS_PASSWORD").ok();
+//! options.password = std::env::var("REDIS_PASSWORD").ok().map(Secret::new);
+//! options.connect_timeout = Some("5s".parse()?);
 //! let source = RedisSource::new(options)?;
 //! println!("Redis {:?}", source.preflight().await?.version);
 //!
 //! // Any tokio AsyncWrite will do; the backup pipeline passes its compressor here.
 //! let mut dump = Vec::new();
-//! let metadata = source.backup(&mut dump).await?.metadata;
+//! let dumped = source.backup(&mut dump).await?;
 //! assert!(dump.starts_with(b"REDIS"));
-//! println!("{} keys, digest {}", metadata["keys"], metadata["digest"]);
+//! let metadata: RedisMetadata = serde_json::from_value(dumped.metadata)?;
+//! println!("{} keys, digest {:?}", metadata.keys, metadata.digest);
 //! # Ok(())
 //! # }
 //! ```
@@ -76,26 +80,44 @@ mod check;
 mod conn;
 mod digest;
 mod drill;
+mod dump_keys;
+mod endpoint;
 mod error;
+mod file_restore;
+mod format;
+mod info;
 mod input;
 mod layout;
 mod logical;
+mod logical_backup;
 mod lzf;
+mod metadata;
 mod options;
 mod raw;
 mod rdb;
+mod rdb_backup;
+mod rdb_version;
 mod repl;
 mod resp;
+mod restore;
 mod scratch;
+mod server_error;
 mod source;
 mod store;
 mod target;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tls;
 
 pub use check::RedisCheck;
 pub use drill::RedisDrill;
-pub use error::RedisError;
+pub use error::{RedisError, ReplyError, UrlProblem};
+pub use format::DumpFormat;
+pub use metadata::{Layout, Persistence, RedisMetadata, ServerMetadata};
 pub use options::{Mode, RedisOptions};
+pub use resp::ProtocolError;
+pub use scratch::ScratchError;
+pub use server_error::{ErrorCode, ServerError};
 pub use source::RedisSource;
 pub use store::{Redis, DESCRIPTOR};
 pub use target::RedisTarget;
@@ -111,3 +133,11 @@ pub const FORMAT_LOGICAL: &str = "redis-logical";
 
 /// The dump formats this store writes (the manifest's `dump_format`).
 pub const FORMATS: &[&str] = &[FORMAT_RDB, FORMAT_LOGICAL];
+
+/// The time now in Unix milliseconds (expiries in dumps are absolute).
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

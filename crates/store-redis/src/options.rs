@@ -1,15 +1,19 @@
-//! [`RedisOptions`] (the `[[sources]]` keys of a `kind = "redis"` source) and [`Endpoint`], a
-//! parsed server address with its credentials.
+//! [`RedisOptions`]: the `[[sources]]` keys of a `kind = "redis"` source; their doc comments
+//! are the config reference (README.md, "Redis").
 
-use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use serde::Deserialize;
+use backup_core::store::resolve_path;
+use lifeboat_edge::deprecation::{renamed, BothNames};
+use lifeboat_edge::{HumanDuration, Secret, SecretUrl};
+use serde::{Deserialize, Serialize};
 
+use crate::endpoint::{Endpoint, DEFAULT_CONNECT_TIMEOUT};
 use crate::RedisError;
 
 /// How a backup reads the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// A point-in-time RDB snapshot streamed over the replication protocol (`SYNC`).
@@ -36,9 +40,6 @@ fn default_scan_count() -> u32 {
 fn default_pipeline() -> usize {
     512
 }
-fn default_connect_timeout() -> u64 {
-    10
-}
 
 /// The options of a `kind = "redis"` source (the keys of its `[[sources]]` table).
 ///
@@ -50,20 +51,21 @@ fn default_connect_timeout() -> u64 {
 /// password = "${REDIS_PASSWORD}"
 /// mode = "rdb"
 /// fallback = "logical"
+/// connect_timeout = "10s"
 /// ```
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisOptions {
     /// The server: `redis://[user[:password]@]host:port[/db]` (`rediss://` for TLS). The db
     /// index is where a restore goes when the backup holds a single db; backups cover every
     /// db (or `databases`). Required.
-    pub url: String,
+    pub url: SecretUrl,
     /// The ACL user name (overrides the URL's).
     #[serde(default)]
     pub username: Option<String>,
     /// The password (overrides the URL's); use `${VAR}` to take it from the environment.
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// `"rdb"` (default): a point-in-time RDB snapshot streamed from the server over the
     /// replication protocol, dump format `rdb`. `"logical"`: `SCAN` + `DUMP` + `PTTL` of every
     /// key, dump format `redis-logical`; for servers that refuse `SYNC`; not point-in-time.
@@ -84,12 +86,17 @@ pub struct RedisOptions {
     /// backup pipelines one `SCAN` page of `DUMP`/`PTTL` per batch: see `scan_count`.)
     #[serde(default = "default_pipeline")]
     pub pipeline: usize,
-    /// Seconds to wait for a connection (default 10).
-    #[serde(default = "default_connect_timeout")]
-    pub connect_timeout_secs: u64,
+    /// How long to wait for a connection, e.g. `"10s"` (the default).
+    #[serde(default)]
+    pub connect_timeout: Option<HumanDuration>,
+    /// Deprecated: the old name of `connect_timeout`, in seconds. Read for this release with
+    /// a warning; setting both is an error.
+    #[serde(default)]
+    pub connect_timeout_secs: Option<u64>,
     /// `rediss://`: a PEM file with the CA certificate(s) to trust instead of the built-in
-    /// Mozilla roots (webpki-roots). The server's certificate must also name the URL's host
-    /// (DNS name or IP address). Also used for `restore --to rediss://...`.
+    /// Mozilla roots (webpki-roots), relative to the config file's folder. The server's
+    /// certificate must also name the URL's host (DNS name or IP address). Also used for
+    /// `restore --to rediss://...`.
     #[serde(default)]
     pub tls_ca_file: Option<PathBuf>,
     /// `rediss://`: accept any server certificate without verification (testing only; the
@@ -98,28 +105,11 @@ pub struct RedisOptions {
     pub tls_insecure: bool,
 }
 
-impl fmt::Debug for RedisOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisOptions")
-            .field("url", &redact_url(&self.url))
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .field("mode", &self.mode)
-            .field("fallback", &self.fallback)
-            .field("databases", &self.databases)
-            .field("scan_count", &self.scan_count)
-            .field("pipeline", &self.pipeline)
-            .field("tls_ca_file", &self.tls_ca_file)
-            .field("tls_insecure", &self.tls_insecure)
-            .finish()
-    }
-}
-
 impl RedisOptions {
     /// Options with `url` and every other key at its default.
     pub fn from_url(url: impl Into<String>) -> Self {
         Self {
-            url: url.into(),
+            url: SecretUrl::new(url),
             username: None,
             password: None,
             mode: Mode::Rdb,
@@ -127,14 +117,32 @@ impl RedisOptions {
             databases: None,
             scan_count: default_scan_count(),
             pipeline: default_pipeline(),
-            connect_timeout_secs: default_connect_timeout(),
+            connect_timeout: None,
+            connect_timeout_secs: None,
             tls_ca_file: None,
             tls_insecure: false,
         }
     }
 
-    /// Checks the option values that need no I/O.
-    pub(crate) fn validate(&self) -> Result<(), RedisError> {
+    /// Finishes options read from the config (the store's `resolve`): reads the deprecated
+    /// `connect_timeout_secs` into `connect_timeout` (with a warning), resolves `tls_ca_file`
+    /// against `base` (the config file's folder) and checks every value that needs no I/O,
+    /// so a bad option is a config error when the config loads.
+    pub fn resolve(&mut self, base: &Path) -> Result<(), RedisError> {
+        self.connect_timeout = renamed(
+            "connect_timeout_secs",
+            self.connect_timeout_secs.take(),
+            "connect_timeout",
+            self.connect_timeout,
+            HumanDuration::from_secs,
+        )?;
+        self.tls_ca_file = self.tls_ca_file.as_deref().map(|p| resolve_path(base, p));
+        self.validate()
+    }
+
+    /// Checks the option values that need no I/O (sources, targets and drills built from
+    /// options that did not go through [`RedisOptions::resolve`] check them too).
+    pub fn validate(&self) -> Result<(), RedisError> {
         if self.fallback == Some(Mode::Rdb) {
             return Err(RedisError::Config(
                 "fallback can only be \"logical\"".to_string(),
@@ -145,204 +153,124 @@ impl RedisOptions {
                 "pipeline and scan_count must be at least 1".to_string(),
             ));
         }
+        if self.connect_timeout.is_some() && self.connect_timeout_secs.is_some() {
+            return Err(BothNames {
+                old: "connect_timeout_secs",
+                new: "connect_timeout",
+            }
+            .into());
+        }
         self.endpoint().map(|_| ())
+    }
+
+    /// How long to wait for a connection (at least a second).
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+            .map(HumanDuration::as_std)
+            .or(self.connect_timeout_secs.map(Duration::from_secs))
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT)
+            .max(Duration::from_secs(1))
     }
 
     /// The server of these options, with the credential overrides applied.
     pub(crate) fn endpoint(&self) -> Result<Endpoint, RedisError> {
-        let mut ep = Endpoint::parse(&self.url)?;
+        let mut ep = Endpoint::parse(self.url.expose())?;
         if let Some(u) = &self.username {
             ep.username = Some(u.clone());
         }
         if let Some(p) = &self.password {
             ep.password = Some(p.clone());
         }
-        ep.tls_ca_file = self.tls_ca_file.clone();
-        ep.tls_insecure = self.tls_insecure;
-        ep.connect_timeout = std::time::Duration::from_secs(self.connect_timeout_secs.max(1));
+        self.apply_connection_settings(&mut ep);
         Ok(ep)
     }
-}
 
-/// A parsed server address.
-#[derive(Clone)]
-pub(crate) struct Endpoint {
-    pub host: String,
-    pub port: u16,
-    pub db: u32,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub tls: bool,
-    pub tls_ca_file: Option<PathBuf>,
-    pub tls_insecure: bool,
-    pub connect_timeout: std::time::Duration,
-}
-
-impl fmt::Debug for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.redacted())
+    /// The TLS settings and the timeout of these options on `ep` (also a `--to` server).
+    pub(crate) fn apply_connection_settings(&self, ep: &mut Endpoint) {
+        ep.tls_ca_file = self.tls_ca_file.clone();
+        ep.tls_insecure = self.tls_insecure;
+        ep.connect_timeout = self.connect_timeout();
     }
-}
-
-impl Endpoint {
-    /// Parses `redis[s]://[user[:password]@]host[:port][/db]`.
-    pub fn parse(url: &str) -> Result<Self, RedisError> {
-        let bad = |why: &str| RedisError::Config(format!("url {}: {why}", redact_url(url)));
-        let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
-        let tls = match parsed.scheme() {
-            "redis" => false,
-            "rediss" => true,
-            other => {
-                return Err(bad(&format!(
-                    "scheme `{other}` is not redis:// or rediss://"
-                )))
-            }
-        };
-        let host = parsed
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| bad("no host"))?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
-        // Nothing reads query parameters; one may hold a secret (`?password=`), which would
-        // then be silently ignored.
-        if parsed.query().is_some() || parsed.fragment().is_some() {
-            return Err(bad(
-                "query parameters are not supported; use the options (username, password, \
-                 tls_ca_file, ...)",
-            ));
-        }
-        let port = parsed.port().unwrap_or(6379);
-        let path = parsed.path().trim_matches('/');
-        let db = if path.is_empty() {
-            0
-        } else {
-            path.parse::<u32>()
-                .map_err(|_| bad("the path must be a db index, e.g. /0"))?
-        };
-        let decode = |s: &str| -> Result<String, RedisError> {
-            url_decode(s).ok_or_else(|| bad("bad percent-encoding in the credentials"))
-        };
-        let username = match parsed.username() {
-            "" => None,
-            u => Some(decode(u)?),
-        };
-        let password = parsed.password().map(decode).transpose()?;
-        Ok(Self {
-            host,
-            port,
-            db,
-            username,
-            password,
-            tls,
-            tls_ca_file: None,
-            tls_insecure: false,
-            connect_timeout: std::time::Duration::from_secs(10),
-        })
-    }
-
-    /// `text` with every occurrence of the password replaced by `***`: error texts (from the
-    /// server or the client library) may echo the arguments of `AUTH`.
-    pub fn scrub(&self, text: &str) -> String {
-        match self.password.as_deref() {
-            Some(pw) if !pw.is_empty() => text.replace(pw, "***"),
-            _ => text.to_string(),
-        }
-    }
-
-    /// The URL without credentials, for messages: `redis://host:port/db`.
-    pub fn redacted(&self) -> String {
-        let scheme = if self.tls { "rediss" } else { "redis" };
-        let user = self
-            .username
-            .as_deref()
-            .map(|u| format!("{u}@"))
-            .unwrap_or_default();
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        format!("{scheme}://{user}{host}:{}/{}", self.port, self.db)
-    }
-}
-
-/// Removes the password and any query or fragment (which may hold one) of a URL, for
-/// messages (keeps scheme, user, host, port, path).
-pub(crate) fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            if u.query().is_some() {
-                u.set_query(Some("***"));
-            }
-            u.set_fragment(None);
-            u.to_string()
-        }
-        Err(_) => "<unparsable url>".to_string(),
-    }
-}
-
-fn url_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn parses_and_redacts() {
-        let ep = Endpoint::parse("redis://bob:s%40cret@example.com:6380/3").unwrap();
-        assert_eq!(ep.host, "example.com");
-        assert_eq!(ep.port, 6380);
-        assert_eq!(ep.db, 3);
-        assert_eq!(ep.username.as_deref(), Some("bob"));
-        assert_eq!(ep.password.as_deref(), Some("s@cret"));
-        assert!(!ep.redacted().contains("cret"));
-        assert!(!redact_url("redis://:pw@h:1").contains("pw"));
-        let ep = Endpoint::parse("rediss://h").unwrap();
-        assert!(ep.tls);
-        assert_eq!((ep.port, ep.db), (6379, 0));
-        assert!(Endpoint::parse("http://h").is_err());
-        assert!(Endpoint::parse("redis://h/x").is_err());
-        // A query is refused, and its content never shows in the message.
-        let err = Endpoint::parse("redis://h:1/0?password=qsecret")
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(err.contains("query") && !err.contains("qsecret"), "{err}");
-        let ep = Endpoint::parse("redis://:pw-1@h").unwrap();
-        assert_eq!(
-            ep.scrub("ERR unknown command 'AUTH', with args beginning with: 'pw-1'"),
-            "ERR unknown command 'AUTH', with args beginning with: '***'"
-        );
+    fn read(toml: &str) -> Result<RedisOptions, String> {
+        let mut o: RedisOptions = toml::from_str(toml).map_err(|e| e.to_string())?;
+        o.resolve(Path::new("/etc/lifeboat"))
+            .map_err(|e| e.to_string())?;
+        Ok(o)
     }
 
     #[test]
-    fn debug_hides_the_password() {
+    fn debug_shows_every_field_but_no_secret() {
         let mut o = RedisOptions::from_url("redis://:topsecret@h:1");
-        o.password = Some("othersecret".into());
+        o.password = Some(Secret::new("othersecret"));
+        o.connect_timeout = Some(HumanDuration::from_secs(7));
         let text = format!("{o:?}");
         assert!(
             !text.contains("topsecret") && !text.contains("othersecret"),
             "{text}"
         );
+        assert!(
+            text.contains("connect_timeout") && text.contains("redis://"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn connect_timeout_and_its_old_name() {
+        let url = "url = \"redis://h:1\"\n";
+        assert_eq!(
+            read(url).unwrap().connect_timeout(),
+            Duration::from_secs(10)
+        );
+        let o = read(&format!("{url}connect_timeout = \"90s\"")).unwrap();
+        assert_eq!(o.connect_timeout(), Duration::from_secs(90));
+        // The old name is read (with a deprecation warning) into the new one.
+        let o = read(&format!("{url}connect_timeout_secs = 3")).unwrap();
+        assert_eq!(o.connect_timeout, Some(HumanDuration::from_secs(3)));
+        assert_eq!(o.connect_timeout_secs, None);
+        assert_eq!(o.connect_timeout(), Duration::from_secs(3));
+        // Both: an error naming both.
+        let err = read(&format!(
+            "{url}connect_timeout_secs = 3\nconnect_timeout = \"3s\""
+        ))
+        .unwrap_err();
+        assert!(
+            err.contains("connect_timeout_secs") && err.contains("set only `connect_timeout`"),
+            "{err}"
+        );
+        // A bare `m` is refused as ambiguous.
+        assert!(read(&format!("{url}connect_timeout = \"1m\"")).is_err());
+    }
+
+    #[test]
+    fn bad_options_are_errors_at_load() {
+        let url = "url = \"redis://h:1\"\n";
+        for (extra, message) in [
+            ("fallback = \"rdb\"", "fallback can only be"),
+            ("pipeline = 0", "at least 1"),
+            ("scan_count = 0", "at least 1"),
+        ] {
+            let err = read(&format!("{url}{extra}")).unwrap_err();
+            assert!(err.contains(message), "{extra}: {err}");
+        }
+        let err = read("url = \"redis://:pw-x@h:1/zz\"").unwrap_err();
+        assert!(err.contains("db index") && !err.contains("pw-x"), "{err}");
+        assert!(read("url = \"redis://h\"\nunknown_key = 1").is_err());
+    }
+
+    #[test]
+    fn tls_ca_file_is_relative_to_the_config() {
+        let o = read("url = \"rediss://h\"\ntls_ca_file = \"./ca.pem\"").unwrap();
+        assert_eq!(
+            o.tls_ca_file.as_deref(),
+            Some(Path::new("/etc/lifeboat/ca.pem"))
+        );
+        let o = read("url = \"rediss://h\"\ntls_ca_file = \"/abs/ca.pem\"").unwrap();
+        assert_eq!(o.tls_ca_file.as_deref(), Some(Path::new("/abs/ca.pem")));
     }
 }

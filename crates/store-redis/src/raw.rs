@@ -3,15 +3,17 @@
 //! (the logical backup's `SCAN`/`DUMP`/`PTTL` traffic: a whole page of commands goes out in one
 //! write and the replies are parsed straight from the read buffer).
 
+use std::io;
 use std::time::Duration;
 
+use lifeboat_edge::Scrubbed;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::options::Endpoint;
+use crate::endpoint::Endpoint;
+use crate::error::ReplyError;
 use crate::resp::{self, Reply};
-use crate::tls;
-use crate::RedisError;
+use crate::{tls, RedisError, ServerError};
 
 /// A connected byte stream (plain or TLS).
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -23,36 +25,34 @@ pub(crate) type Stream = Box<dyn Io>;
 /// Opens the byte stream to `ep` (TCP, then TLS for `rediss://`), without any command.
 pub(crate) async fn open(ep: &Endpoint) -> Result<Stream, RedisError> {
     let server = ep.redacted();
-    let conn_err = |message: String| RedisError::Connection {
+    let failed = |step, source| RedisError::Connection {
         server: server.clone(),
-        step: "connect",
-        message,
+        step,
+        source,
+    };
+    let timed_out = |what: &str| {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no {what} within {:?}", ep.connect_timeout),
+        )
     };
     let tcp = tokio::time::timeout(
         ep.connect_timeout,
         TcpStream::connect((ep.host.as_str(), ep.port)),
     )
     .await
-    .map_err(|_| conn_err(format!("no connection within {:?}", ep.connect_timeout)))?
-    .map_err(|e| conn_err(e.to_string()))?;
+    .map_err(|_| failed("connect", timed_out("connection")))?
+    .map_err(|e| failed("connect", e))?;
     let _ = tcp.set_nodelay(true);
     if !ep.tls {
         return Ok(Box::new(tcp));
     }
     let connector = tokio_rustls::TlsConnector::from(tls::client_config(ep)?);
     let name = tls::server_name(ep)?;
-    let tls_err = |message: String| RedisError::Connection {
-        server: server.clone(),
-        step: "TLS handshake",
-        message,
-    };
     let stream = tokio::time::timeout(ep.connect_timeout, connector.connect(name, tcp))
         .await
-        .map_err(|_| tls_err(format!("no TLS handshake within {:?}", ep.connect_timeout)))?
-        .map_err(|e| {
-            let text = e.to_string();
-            tls_err(tls::explain(&text).unwrap_or(text))
-        })?;
+        .map_err(|_| failed("TLS handshake", timed_out("TLS handshake")))?
+        .map_err(|e| tls::rejected(&server, &e).unwrap_or_else(|| failed("TLS handshake", e)))?;
     Ok(Box::new(stream))
 }
 
@@ -82,25 +82,29 @@ impl RawConn {
         if let Some(password) = &ep.password {
             let mut cmd = Vec::new();
             match &ep.username {
-                Some(u) => resp::command(&[b"AUTH", u.as_bytes(), password.as_bytes()], &mut cmd),
-                None => resp::command(&[b"AUTH", password.as_bytes()], &mut cmd),
+                Some(u) => resp::command(
+                    &[b"AUTH", u.as_bytes(), password.expose().as_bytes()],
+                    &mut cmd,
+                ),
+                None => resp::command(&[b"AUTH", password.expose().as_bytes()], &mut cmd),
             }
             conn.send(&cmd).await?;
             if let Reply::Error(message) = conn.reply().await? {
+                // An answer to AUTH may echo its arguments.
                 return Err(RedisError::Auth {
                     server: conn.server,
-                    message: ep.scrub(&message),
+                    source: Scrubbed::new(ServerError::new(message), ep.secrets()),
                 });
             }
         }
         Ok(conn)
     }
 
-    fn broken(&self, message: String) -> RedisError {
+    fn broken(&self, step: &'static str, source: io::Error) -> RedisError {
         RedisError::Connection {
             server: self.server.clone(),
-            step: "raw command connection",
-            message,
+            step,
+            source,
         }
     }
 
@@ -108,7 +112,7 @@ impl RawConn {
     pub async fn send(&mut self, data: &[u8]) -> Result<(), RedisError> {
         match self.io.write_all(data).await {
             Ok(()) => Ok(()),
-            Err(e) => Err(self.broken(format!("sending commands: {e}"))),
+            Err(e) => Err(self.broken("sending commands", e)),
         }
     }
 
@@ -126,7 +130,12 @@ impl RawConn {
                     return Ok(reply);
                 }
                 Ok(None) => {}
-                Err(e) => return Err(self.broken(format!("malformed reply: {}", e.0))),
+                Err(source) => {
+                    return Err(RedisError::Protocol {
+                        server: self.server.clone(),
+                        source,
+                    })
+                }
             }
             // Compact, then read at least what the partial reply is known to need (bulk
             // strings can be large; the buffer grows only as their bytes arrive).
@@ -139,12 +148,27 @@ impl RawConn {
                 .clamp(64 * 1024, 4 << 20);
             self.rbuf.reserve(want);
             let read = tokio::time::timeout(REPLY_TIMEOUT, self.io.read_buf(&mut self.rbuf));
+            let step = "reading replies";
             match read.await {
-                Ok(Ok(0)) => return Err(self.broken("the server closed the connection".into())),
+                Ok(Ok(0)) => {
+                    return Err(self.broken(
+                        step,
+                        io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "the server closed the connection",
+                        ),
+                    ))
+                }
                 Ok(Ok(_)) => {}
-                Ok(Err(e)) => return Err(self.broken(e.to_string())),
+                Ok(Err(e)) => return Err(self.broken(step, e)),
                 Err(_) => {
-                    return Err(self.broken(format!("no reply within {}s", REPLY_TIMEOUT.as_secs())))
+                    return Err(self.broken(
+                        step,
+                        io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("no reply within {}s", REPLY_TIMEOUT.as_secs()),
+                        ),
+                    ))
                 }
             }
         }
@@ -162,7 +186,7 @@ impl RawConn {
             Reply::Error(message) => Err(RedisError::Command {
                 server: self.server.clone(),
                 command: name.to_string(),
-                message,
+                source: ReplyError::Server(ServerError::new(message)),
             }),
             r => Ok(r),
         }

@@ -34,37 +34,6 @@ const FORMAT: &str = "rdb";
 /// The largest string this parser accepts (Redis's `proto-max-bulk-len` can be raised to 4 GiB).
 const MAX_STRING: u64 = 4 << 30;
 
-/// The first Redis release that loads RDB version `v` (for "target too old" messages).
-pub(crate) fn redis_for_rdb_version(v: u32) -> &'static str {
-    match v {
-        0..=6 => "2.6",
-        7 => "3.2",
-        8 => "4.0",
-        9 => "5.0",
-        10 => "7.0",
-        11 => "7.2",
-        12 => "7.4",
-        _ => "(newer than 7.4)",
-    }
-}
-
-/// The highest RDB version a Redis `version` ("7.0.15") loads.
-pub(crate) fn rdb_version_for_redis(version: &str) -> Option<u32> {
-    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
-    let major = parts.next()??;
-    let minor = parts.next().flatten().unwrap_or(0);
-    Some(match (major, minor) {
-        (0..=2, _) => 6,
-        (3, 0..=1) => 6,
-        (3, _) => 7,
-        (4, _) => 8,
-        (5..=6, _) => 9,
-        (7, 0..=1) => 10,
-        (7, 2..=3) => 11,
-        _ => 12,
-    })
-}
-
 /// One key of the dump.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Entry {

@@ -8,13 +8,16 @@
 //! go to the two writers as they arrive (bounded buffers); the connection is closed right
 //! after the snapshot.
 
+use std::io;
 use std::time::Duration;
 
+use lifeboat_edge::Scrubbed;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
-use crate::options::Endpoint;
+use crate::endpoint::Endpoint;
 use crate::raw::{self, Stream};
-use crate::RedisError;
+use crate::server_error::ErrorCode;
+use crate::{RedisError, ServerError};
 
 /// How long the server may stay silent (no keep-alive, no data) before the transfer is
 /// abandoned.
@@ -31,12 +34,8 @@ pub(crate) struct Transfer {
 }
 
 fn resp(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
+    let mut out = Vec::new();
+    crate::resp::command(args, &mut out);
     out
 }
 
@@ -47,25 +46,27 @@ pub(crate) async fn snapshot<T: AsyncWrite + Unpin>(
     tee: &mut T,
 ) -> Result<Transfer, RedisError> {
     let server = ep.redacted();
-    let conn_err = |step: &'static str, message: String| RedisError::Connection {
+    let bad_reply = |message: String| RedisError::Connection {
         server: server.clone(),
-        step,
-        message,
+        step: "SYNC",
+        source: io::Error::new(io::ErrorKind::InvalidData, message),
     };
     let stream = raw::open(ep).await?;
     let mut conn = BufReader::with_capacity(64 * 1024, stream);
 
     if let Some(password) = &ep.password {
         let cmd = match &ep.username {
-            Some(u) => resp(&[b"AUTH", u.as_bytes(), password.as_bytes()]),
-            None => resp(&[b"AUTH", password.as_bytes()]),
+            Some(u) => resp(&[b"AUTH", u.as_bytes(), password.expose().as_bytes()]),
+            None => resp(&[b"AUTH", password.expose().as_bytes()]),
         };
         send(&mut conn, &cmd, &server).await?;
         let line = read_line(&mut conn, &server).await?;
         if !line.starts_with('+') {
+            // An answer to AUTH may echo its arguments.
+            let answer = ServerError::new(line.trim_start_matches('-'));
             return Err(RedisError::Auth {
                 server,
-                message: ep.scrub(line.trim_start_matches('-')),
+                source: Scrubbed::new(answer, ep.secrets()),
             });
         }
     }
@@ -78,10 +79,11 @@ pub(crate) async fn snapshot<T: AsyncWrite + Unpin>(
     .await?;
     let line = read_line(&mut conn, &server).await?;
     if let Some(err) = line.strip_prefix('-') {
-        if err.contains("NOPERM") || err.contains("NOAUTH") {
+        let err = ServerError::new(err);
+        if matches!(err.code(), ErrorCode::NoPerm | ErrorCode::NoAuth) {
             return Err(RedisError::SyncRefused {
                 server,
-                message: err.to_string(),
+                source: err,
             });
         }
     }
@@ -92,53 +94,46 @@ pub(crate) async fn snapshot<T: AsyncWrite + Unpin>(
     let header = loop {
         // From here on the server is preparing the snapshot: a closed connection means the
         // transfer broke off.
-        let line = read_line(&mut conn, &server)
-            .await
-            .map_err(|e| RedisError::TransferBroken {
+        let line = read_line(&mut conn, &server).await.map_err(|e| match e {
+            RedisError::Connection { source, .. } => RedisError::TransferBroken {
                 server: server.clone(),
                 bytes: 0,
-                message: match e {
-                    RedisError::Connection { message, .. } => message,
-                    other => other.to_string(),
-                },
-            })?;
+                source,
+            },
+            other => other,
+        })?;
         if line.is_empty() || line.starts_with('+') {
             continue; // keep-alive newline, or +FULLRESYNC
         }
         if let Some(err) = line.strip_prefix('-') {
             return Err(RedisError::SyncRefused {
                 server,
-                message: err.to_string(),
+                source: ServerError::new(err),
             });
         }
         match line.strip_prefix('$') {
             Some(rest) => break rest.to_string(),
             None => {
-                return Err(conn_err(
-                    "SYNC",
-                    format!(
-                        "unexpected reply {:?}",
-                        line.chars().take(40).collect::<String>()
-                    ),
-                ))
+                return Err(bad_reply(format!(
+                    "unexpected reply {:?}",
+                    line.chars().take(40).collect::<String>()
+                )))
             }
         }
     };
 
-    let broken = |bytes: u64, message: String| RedisError::TransferBroken {
+    let broken = |bytes: u64, source: io::Error| RedisError::TransferBroken {
         server: server.clone(),
         bytes,
-        message,
+        source,
     };
+    let closed = |what: String| io::Error::new(io::ErrorKind::UnexpectedEof, what);
     let mut buf = vec![0u8; 64 * 1024];
     let mut received = 0u64;
     if let Some(mark) = header.strip_prefix("EOF:") {
         let mark = mark.as_bytes().to_vec();
         if mark.len() != MARK_LEN {
-            return Err(conn_err(
-                "SYNC",
-                "bad EOF mark in the snapshot header".to_string(),
-            ));
+            return Err(bad_reply("bad EOF mark in the snapshot header".to_string()));
         }
         let mut scanner = EofMark::new(mark);
         loop {
@@ -146,7 +141,10 @@ pub(crate) async fn snapshot<T: AsyncWrite + Unpin>(
                 .await
                 .map_err(|e| broken(received, e))?;
             if n == 0 {
-                return Err(broken(received, "the server closed the connection".into()));
+                return Err(broken(
+                    received,
+                    closed("the server closed the connection".into()),
+                ));
             }
             let (body, end) = scanner.feed(&buf[..n]);
             write_both(out, tee, body).await?;
@@ -162,7 +160,7 @@ pub(crate) async fn snapshot<T: AsyncWrite + Unpin>(
         let len: u64 = header
             .trim()
             .parse()
-            .map_err(|_| conn_err("SYNC", format!("bad bulk length {header:?}")))?;
+            .map_err(|_| bad_reply(format!("bad bulk length {header:?}")))?;
         while received < len {
             let want = ((len - received) as usize).min(buf.len());
             let n = read_some(&mut conn, &mut buf[..want])
@@ -171,7 +169,9 @@ pub(crate) async fn snapshot<T: AsyncWrite + Unpin>(
             if n == 0 {
                 return Err(broken(
                     received,
-                    format!("the server closed the connection ({len} bytes announced)"),
+                    closed(format!(
+                        "the server closed the connection ({len} bytes announced)"
+                    )),
                 ));
             }
             write_both(out, tee, &buf[..n]).await?;
@@ -238,35 +238,43 @@ async fn send(conn: &mut BufReader<Stream>, data: &[u8], server: &str) -> Result
     conn.get_mut()
         .write_all(data)
         .await
-        .map_err(|e| RedisError::Connection {
+        .map_err(|source| RedisError::Connection {
             server: server.to_string(),
             step: "sending a replication command",
-            message: e.to_string(),
+            source,
         })
 }
 
-async fn read_some(conn: &mut BufReader<Stream>, buf: &mut [u8]) -> Result<usize, String> {
-    match tokio::time::timeout(IDLE, conn.read(buf)).await {
-        Ok(Ok(n)) => Ok(n),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("the server sent nothing for {}s", IDLE.as_secs())),
-    }
+fn idle() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("the server sent nothing for {}s", IDLE.as_secs()),
+    )
+}
+
+async fn read_some(conn: &mut BufReader<Stream>, buf: &mut [u8]) -> io::Result<usize> {
+    tokio::time::timeout(IDLE, conn.read(buf))
+        .await
+        .map_err(|_| idle())?
 }
 
 /// One reply line without its line end (empty for a keep-alive newline).
 async fn read_line(conn: &mut BufReader<Stream>, server: &str) -> Result<String, RedisError> {
     let mut line = Vec::new();
-    let err = |message: String| RedisError::Connection {
+    let err = |source| RedisError::Connection {
         server: server.to_string(),
         step: "replication handshake",
-        message,
+        source,
     };
     let n = tokio::time::timeout(IDLE, (&mut *conn).take(4096).read_until(b'\n', &mut line))
         .await
-        .map_err(|_| err(format!("the server sent nothing for {}s", IDLE.as_secs())))?
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(|_| err(idle()))?
+        .map_err(err)?;
     if n == 0 {
-        return Err(err("the server closed the connection".to_string()));
+        return Err(err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the server closed the connection",
+        )));
     }
     while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
         line.pop();

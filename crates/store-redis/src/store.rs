@@ -1,5 +1,7 @@
 //! The Redis store's descriptor: kind, formats, options and constructors in one place.
 
+use std::path::Path;
+
 use backup_core::store::{Capabilities, Descriptor, Store};
 use backup_core::{FormatCheck, Source, StoreError, Target};
 
@@ -22,6 +24,10 @@ impl Store for Redis {
         drill: true,
         archive: false,
     };
+
+    fn resolve(options: &mut RedisOptions, base: &Path) -> Result<(), StoreError> {
+        Ok(options.resolve(base)?)
+    }
 
     fn source(options: &RedisOptions) -> Result<Box<dyn Source>, StoreError> {
         Ok(Box::new(RedisSource::new(options.clone())?))

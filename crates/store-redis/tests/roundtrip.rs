@@ -37,7 +37,7 @@ async fn restore(
 }
 
 async fn round_trip(mode: Mode, format: &str, server_args: &[&str]) {
-    let Some(src) = TestServer::start(server_args) else {
+    let Some(src) = TestRedis::start(server_args).await else {
         return;
     };
     let c = client(&src.url()).await;
@@ -60,7 +60,7 @@ async fn round_trip(mode: Mode, format: &str, server_args: &[&str]) {
     assert_eq!(report.details["digest"], meta["digest"]);
 
     // Restore into a fresh server: same data.
-    let dst = TestServer::start(&[]).unwrap();
+    let dst = TestRedis::start(&[]).await.unwrap();
     let report = restore(&src.url(), &dst.url(), &dump, &m, RestoreOptions::default())
         .await
         .unwrap();
@@ -117,7 +117,7 @@ async fn round_trip(mode: Mode, format: &str, server_args: &[&str]) {
     // A truncated dump fails the check and the restore.
     let cut = &dump[..dump.len() - 20];
     assert!(RedisCheck::new().check(&mut &cut[..], &m).await.is_err());
-    let dst2 = TestServer::start(&[]).unwrap();
+    let dst2 = TestRedis::start(&[]).await.unwrap();
     assert!(
         restore(&src.url(), &dst2.url(), cut, &m, RestoreOptions::default())
             .await
@@ -139,12 +139,14 @@ async fn logical_round_trip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn diskless_snapshot_and_file_restore() {
-    let Some(src) = TestServer::start(&[
+    let Some(src) = TestRedis::start(&[
         "--repl-diskless-sync",
         "yes",
         "--repl-diskless-sync-delay",
         "0",
-    ]) else {
+    ])
+    .await
+    else {
         return;
     };
     let c = client(&src.url()).await;
@@ -167,12 +169,13 @@ async fn diskless_snapshot_and_file_restore() {
         .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::TargetNotEmpty);
     // The file loads in a server.
-    let loaded = TestServer::start(&[
+    let loaded = TestRedis::start(&[
         "--dir",
         dir.path().to_str().unwrap(),
         "--dbfilename",
         "dump.rdb",
     ])
+    .await
     .unwrap();
     assert_same(
         &fingerprint(&src.url()).await,
@@ -182,7 +185,7 @@ async fn diskless_snapshot_and_file_restore() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rdb_restore_into_older_rdb_version_is_a_clear_error() {
-    let Some(dst) = TestServer::start(&[]) else {
+    let Some(dst) = TestRedis::start(&[]).await else {
         return;
     };
     // A hand-made RDB version 12 (Redis 7.4) snapshot holding one string.
@@ -203,7 +206,7 @@ async fn rdb_restore_into_older_rdb_version_is_a_clear_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_keys_are_skipped() {
-    let Some(src) = TestServer::start(&["--repl-diskless-sync-delay", "0"]) else {
+    let Some(src) = TestRedis::start(&["--repl-diskless-sync-delay", "0"]).await else {
         return;
     };
     let c = client(&src.url()).await;
@@ -214,7 +217,7 @@ async fn expired_keys_are_skipped() {
         let (dump, meta) = backup(&src.url(), mode).await;
         assert_eq!(meta["keys"], 2);
         tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
-        let dst = TestServer::start(&[]).unwrap();
+        let dst = TestRedis::start(&[]).await.unwrap();
         let report = restore(
             &src.url(),
             &dst.url(),
@@ -237,7 +240,7 @@ async fn expired_keys_are_skipped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_written_on_the_target_during_the_restore_is_a_clear_error() {
-    let Some(src) = TestServer::start(&[]) else {
+    let Some(src) = TestRedis::start(&[]).await else {
         return;
     };
     let c = client(&src.url()).await;
@@ -247,7 +250,7 @@ async fn a_key_written_on_the_target_during_the_restore_is_a_clear_error() {
     let _ = c.quit().await;
     let (dump, meta) = backup(&src.url(), Mode::Logical).await;
     let m = manifest("redis-logical", meta);
-    let dst = TestServer::start(&[]).unwrap();
+    let dst = TestRedis::start(&[]).await.unwrap();
     let t = RedisTarget::new(&RedisOptions::from_url(src.url()), Some(&dst.url())).unwrap();
     let o = RestoreOptions::default();
     t.prepare(&m, &o).await.unwrap();
@@ -270,7 +273,8 @@ async fn a_key_written_on_the_target_during_the_restore_is_a_clear_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_drill_has_every_db_of_a_source_with_more_than_16() {
-    let Some(src) = TestServer::start(&["--databases", "32", "--repl-diskless-sync-delay", "0"])
+    let Some(src) =
+        TestRedis::start(&["--databases", "32", "--repl-diskless-sync-delay", "0"]).await
     else {
         return;
     };
@@ -286,4 +290,45 @@ async fn the_drill_has_every_db_of_a_source_with_more_than_16() {
         .await
         .unwrap();
     assert_eq!(report.details["keys_per_db"]["20"], 1, "{}", report.summary);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_the_server_refuses_never_show_in_errors() {
+    let Some(locked) = TestRedis::start(&["--requirepass", "right-pw-k4"]).await else {
+        return;
+    };
+    let open = TestRedis::start(&[]).await.unwrap();
+    let m = manifest("redis-logical", serde_json::json!({}));
+    let dump = {
+        let mut d = b"lifeboat-redis-logical 1\n".to_vec();
+        d.push(b'E');
+        d.extend_from_slice(&0u64.to_be_bytes());
+        d
+    };
+    let url = |port: u16| format!("redis://:wrong-pw-k4@127.0.0.1:{port}");
+    // A wrong password (WRONGPASS), on the command connection and on the raw one; and a
+    // password for a server without one (an error reply to AUTH, but no WRONGPASS).
+    for (port, auth) in [(locked.port(), true), (open.port(), false)] {
+        // (fred ignores that answer of a server without a password.)
+        let source = RedisSource::new(RedisOptions::from_url(url(port))).unwrap();
+        let preflight = source.preflight().await;
+        assert_eq!(preflight.is_err(), auth);
+        if let Err(err) = preflight {
+            let err = err.to_string();
+            assert!(err.contains("authentication failed"), "{err}");
+            assert!(!err.contains("wrong-pw-k4"), "{err}");
+        }
+        // restore without prepare: straight to the raw connection's AUTH.
+        let t = RedisTarget::new(&RedisOptions::from_url(url(port)), None).unwrap();
+        let err = t
+            .restore(&mut &dump[..], &m, &RestoreOptions::default())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("authentication failed"), "{err}");
+        assert!(!err.contains("wrong-pw-k4"), "{err}");
+        if !auth {
+            assert!(err.contains("without any password configured"), "{err}");
+        }
+    }
 }

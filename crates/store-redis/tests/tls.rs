@@ -7,18 +7,17 @@
 //!
 //! TLS is a build option of redis-server (`BUILD_TLS=yes`): when the installed one lacks it
 //! the tests print a notice and pass, even with `LIFEBOAT_REQUIRE_SERVICES=1` (the service is
-//! there, the feature is not).
+//! there, the feature is not; `lifeboat_testing::redis::TestRedis::start_tls`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use backup_core::{RestoreOptions, Source, Target};
 use common::*;
 use fred::prelude::ClientLike;
+use lifeboat_edge::HumanDuration;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType};
 use store_redis::{Mode, RedisOptions, RedisSource, RedisTarget};
 
@@ -62,121 +61,15 @@ impl Certs {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A redis-server with a TLS port (and a plain one for the fixtures), killed on drop.
-struct TlsServer {
-    child: Child,
-    _dir: tempfile::TempDir,
-    port: u16,
-    tls_port: u16,
-}
-
-enum Started {
-    Up(TlsServer),
-    /// redis-server is there but built without TLS.
-    NoTls(String),
-    /// redis-server is not installed (and services are not required).
-    Missing,
-}
-
-impl TlsServer {
-    fn start(certs: &Certs) -> Started {
-        let dir = tempfile::tempdir().unwrap();
-        let (port, tls_port) = (free_port(), free_port());
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--tls-port", &tls_port.to_string()])
-            .arg("--tls-cert-file")
-            .arg(certs.path("server.pem"))
-            .arg("--tls-key-file")
-            .arg(certs.path("server.key"))
-            .arg("--tls-ca-cert-file")
-            .arg(certs.path("ca.pem"))
-            .args(["--tls-auth-clients", "no"])
-            .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
-            .args(["--repl-diskless-sync-delay", "0"])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn();
-        let mut child = match child {
-            Ok(c) => c,
-            Err(e) => {
-                lifeboat_testing::service_unavailable(format_args!(
-                    "redis-server cannot be started ({e})"
-                ));
-                return Started::Missing;
-            }
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(Some(_)) = child.try_wait() {
-                // It exited: a build without TLS says so on its output.
-                let out = child.wait_with_output().unwrap();
-                let text = format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                if text.to_ascii_lowercase().contains("tls") {
-                    return Started::NoTls(text.trim().to_string());
-                }
-                panic!("redis-server exited: {text}");
-            }
-            let up = |p: u16| std::net::TcpStream::connect(("127.0.0.1", p)).is_ok();
-            if up(port) && up(tls_port) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Started::Up(TlsServer {
-            child,
-            _dir: dir,
-            port,
-            tls_port,
-        })
-    }
-
-    /// The plain URL, for the test's fixtures.
-    fn plain_url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn tls_url(&self) -> String {
-        format!("rediss://127.0.0.1:{}", self.tls_port)
-    }
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Two TLS servers, or `None` (with a notice) when this redis-server cannot do TLS.
-fn servers(certs: &Certs) -> Option<(TlsServer, TlsServer)> {
-    let up = |s: Started| match s {
-        Started::Up(s) => Some(s),
-        Started::NoTls(why) => {
-            // Not a failure even with LIFEBOAT_REQUIRE_SERVICES=1: TLS is a build feature of
-            // redis-server, not a service that could be unreachable.
-            eprintln!("skipping: this redis-server was built without TLS support ({why})");
-            None
-        }
-        Started::Missing => None,
-    };
-    let a = up(TlsServer::start(certs))?;
-    let b = up(TlsServer::start(certs))?;
+async fn servers(certs: &Certs) -> Option<(TestRedis, TestRedis)> {
+    let (cert, key, ca) = (
+        certs.path("server.pem"),
+        certs.path("server.key"),
+        certs.path("ca.pem"),
+    );
+    let a = TestRedis::start_tls(&cert, &key, &ca).await?;
+    let b = TestRedis::start_tls(&cert, &key, &ca).await?;
     Some((a, b))
 }
 
@@ -184,16 +77,16 @@ fn options(url: &str, ca: Option<&Path>, mode: Mode) -> RedisOptions {
     let mut o = RedisOptions::from_url(url);
     o.tls_ca_file = ca.map(Path::to_path_buf);
     o.mode = mode;
-    o.connect_timeout_secs = 5;
+    o.connect_timeout = Some(HumanDuration::from_secs(5));
     o
 }
 
 async fn round_trip(mode: Mode, format: &str) {
     let certs = Certs::generate();
-    let Some((src, dst)) = servers(&certs) else {
+    let Some((src, dst)) = servers(&certs).await else {
         return;
     };
-    let c = client(&src.plain_url()).await;
+    let c = client(&src.url()).await;
     let keys = populate(&c).await;
     let _ = c.quit().await;
 
@@ -219,8 +112,8 @@ async fn round_trip(mode: Mode, format: &str) {
     let report = t.restore(&mut &dump[..], &m, &ro).await.unwrap();
     assert_eq!(report.details["keys"], keys);
     assert_same(
-        &fingerprint(&src.plain_url()).await,
-        &fingerprint(&dst.plain_url()).await,
+        &fingerprint(&src.url()).await,
+        &fingerprint(&dst.url()).await,
     );
 }
 
@@ -237,7 +130,7 @@ async fn logical_backup_and_restore_over_tls() {
 #[tokio::test]
 async fn unknown_ca_is_refused_and_tls_insecure_accepts_it() {
     let certs = Certs::generate();
-    let Some((src, _other)) = servers(&certs) else {
+    let Some((src, _other)) = servers(&certs).await else {
         return;
     };
     // The test CA is not among the webpki roots: refused, on both kinds of connection.
@@ -264,7 +157,7 @@ async fn unknown_ca_is_refused_and_tls_insecure_accepts_it() {
     for mode in [Mode::Rdb, Mode::Logical] {
         let mut o = options(&src.tls_url(), None, mode);
         o.tls_insecure = true;
-        let c = client(&src.plain_url()).await;
+        let c = client(&src.url()).await;
         cmd(&c, "SET", vec![s("k"), s("v")]).await;
         let _ = c.quit().await;
         let source = RedisSource::new(o).unwrap();

@@ -14,6 +14,8 @@
 //! - `postgres` (feature `postgres`): throw-away databases on the test PostgreSQL server.
 //! - `rabbitmq` (feature `rabbitmq`): the RabbitMQ test broker's vhosts and users, deleted
 //!   after the test, and AMQP publishing and reading.
+//! - `redis` (feature `redis`): private redis-servers, started by the store's own
+//!   scratch-server spawner.
 //!
 //! ## Example
 //!
@@ -50,6 +52,8 @@ mod ports;
 pub mod postgres;
 #[cfg(feature = "rabbitmq")]
 pub mod rabbitmq;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod services;
 
 pub use bytes_source::BytesSource;

@@ -1,75 +1,13 @@
-//! Shared helpers for the redis store tests: private `redis-server`s, test data of every type,
-//! and a semantic fingerprint of a server's keyspace.
+//! Shared helpers for the redis store tests: test data of every type and a semantic
+//! fingerprint of a server's keyspace. The servers come from `lifeboat_testing::redis`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use backup_core::{Artifact, BackupId, Manifest, SourceRef, MANIFEST_FORMAT};
+use backup_core::Manifest;
 use fred::prelude::*;
 use fred::types::CustomCommand;
-use time::OffsetDateTime;
-
-/// A private `redis-server` on a free loopback port, killed on drop.
-pub struct TestServer {
-    child: Child,
-    _dir: tempfile::TempDir,
-    pub port: u16,
-}
-
-impl TestServer {
-    /// Starts one with extra arguments (`None` when `redis-server` is missing and services
-    /// are not required).
-    pub fn start(extra: &[&str]) -> Option<Self> {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
-            .arg("--dir")
-            .arg(dir.path())
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match child {
-            Ok(c) => c,
-            Err(e) => {
-                lifeboat_testing::service_unavailable(format_args!(
-                    "redis-server cannot be started ({e})"
-                ));
-                return None;
-            }
-        };
-        let server = Self {
-            child,
-            _dir: dir,
-            port,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(server)
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+pub use lifeboat_testing::redis::TestRedis;
 
 /// A connected client.
 pub async fn client(url: &str) -> Client {
@@ -360,31 +298,7 @@ pub fn assert_same(a: &Fingerprint, b: &Fingerprint) {
     }
 }
 
-/// A manifest around `metadata` for `dump_format`.
+/// A manifest around `metadata` for `dump_format`, as the pipeline writes it.
 pub fn manifest(dump_format: &str, metadata: serde_json::Value) -> Manifest {
-    let now = OffsetDateTime::now_utc();
-    Manifest {
-        format: MANIFEST_FORMAT.to_string(),
-        id: BackupId::new(now),
-        source: SourceRef {
-            name: "cache".to_string(),
-            kind: "redis".to_string(),
-        },
-        started_at: now,
-        finished_at: now,
-        duration_ms: 0,
-        host: "test-host".to_string(),
-        tool_version: "lifeboat test".to_string(),
-        dump_format: dump_format.to_string(),
-        artifact: Artifact {
-            key: "cache/x/data".to_string(),
-            raw_bytes: 0,
-            stored_bytes: 0,
-            raw_sha256: String::new(),
-            stored_sha256: String::new(),
-        },
-        transforms: Vec::new(),
-        metadata,
-        contains_password_hashes: false,
-    }
+    lifeboat_testing::manifest("redis", dump_format, metadata)
 }
