@@ -81,16 +81,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn connect(vhost: &str) -> Result<Connection, lapin::Error> {
-    let vhost_enc: String = vhost
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'_' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
+    let vhost_enc = lifeboat_edge::percent::encode_component(vhost);
     Connection::connect(
         &format!("amqp://guest:guest@127.0.0.1:5672/{vhost_enc}"),
         ConnectionProperties::default(),
