@@ -11,18 +11,28 @@ use crate::bundle::{BundleReader, PartKind};
 use crate::error::PostgresError;
 use crate::format::ArtifactFormat;
 use crate::metadata::{DatabaseMetadata, PostgresMetadata};
-use crate::options::DumpFormat;
+use crate::options::{DumpFormat, PostgresOptions};
 use crate::toc::{TocLister, TocSummary};
+use crate::tools::Tools;
 use crate::{FORMAT_BUNDLE, FORMAT_CUSTOM, FORMAT_PLAIN};
 
 /// The format check `verify` runs on a dump of one of [`FORMATS`](crate::FORMATS).
 #[derive(Debug, Default)]
-pub struct PostgresCheck;
+pub struct PostgresCheck {
+    tools: Tools,
+}
 
 impl PostgresCheck {
-    /// The check.
+    /// The check, running `pg_restore` from the `PATH`.
     pub fn new() -> Self {
-        Self
+        Self::default()
+    }
+
+    /// The check for a source with `options`: `pg_restore` from its `bin_dir` when set.
+    pub fn for_options(options: &PostgresOptions) -> Self {
+        Self {
+            tools: Tools::new(options.bin_dir.as_deref()),
+        }
     }
 }
 
@@ -75,13 +85,14 @@ pub(crate) async fn check_dump(
     input: &mut (dyn AsyncRead + Send + Unpin),
     shape: Shape,
     toc_tables: Option<Vec<String>>,
+    tools: &Tools,
 ) -> Result<DumpSummary, PostgresError> {
     let bad = |reason: &str| PostgresError::BadDump {
         format: shape.name().to_string(),
         reason: reason.to_string(),
     };
     let mut lister = match (shape, toc_tables) {
-        (Shape::Custom, Some(tables)) => TocLister::start(tables),
+        (Shape::Custom, Some(tables)) => TocLister::start(tools.program("pg_restore"), tables),
         _ => None,
     };
     let mut head = Vec::with_capacity(64);
@@ -202,14 +213,15 @@ fn toc_json(toc: &Option<TocSummary>) -> serde_json::Value {
 pub(crate) async fn check_artifact(
     input: &mut (dyn AsyncRead + Send + Unpin),
     manifest: &Manifest,
+    tools: &Tools,
 ) -> Result<Report, PostgresError> {
     let format = ArtifactFormat::of(manifest)?;
     let metadata: PostgresMetadata = manifest
         .metadata_as()
         .map_err(|source| PostgresError::BadManifest { source })?;
     match format.single() {
-        Some(dump) => check_single(input, format, dump, &metadata).await,
-        None => check_bundle(input, &metadata).await,
+        Some(dump) => check_single(input, format, dump, &metadata, tools).await,
+        None => check_bundle(input, &metadata, tools).await,
     }
 }
 
@@ -219,9 +231,10 @@ async fn check_single(
     format: ArtifactFormat,
     dump: DumpFormat,
     metadata: &PostgresMetadata,
+    tools: &Tools,
 ) -> Result<Report, PostgresError> {
     let expected = metadata.databases.first().map(|d| toc_tables(metadata, d));
-    let summary = check_dump(input, Shape::of(dump), expected).await?;
+    let summary = check_dump(input, Shape::of(dump), expected, tools).await?;
     let database = metadata.databases.first().map(|d| d.name.clone());
     if let (Some(toc), Some(name)) = (&summary.toc, &database) {
         if toc.dbname.as_ref().is_some_and(|dbname| dbname != name) {
@@ -255,6 +268,7 @@ async fn check_single(
 async fn check_bundle(
     input: &mut (dyn AsyncRead + Send + Unpin),
     metadata: &PostgresMetadata,
+    tools: &Tools,
 ) -> Result<Report, PostgresError> {
     let bad = |reason: String| PostgresError::BadDump {
         format: FORMAT_BUNDLE.into(),
@@ -284,7 +298,7 @@ async fn check_bundle(
             .as_ref()
             .and_then(|name| metadata.databases.iter().find(|d| &d.name == name));
         let expected = meta.map(|d| toc_tables(metadata, d));
-        let summary = check_dump(&mut reader, shape, expected).await?;
+        let summary = check_dump(&mut reader, shape, expected, tools).await?;
         if let Some(database) = &header.database {
             if let Some(meta) = meta {
                 if meta.dump_bytes != summary.bytes {
@@ -330,7 +344,7 @@ impl FormatCheck for PostgresCheck {
         input: &mut (dyn AsyncRead + Send + Unpin),
         manifest: &Manifest,
     ) -> Result<Report, StoreError> {
-        Ok(check_artifact(input, manifest).await?)
+        Ok(check_artifact(input, manifest, &self.tools).await?)
     }
 }
 
@@ -341,7 +355,7 @@ mod tests {
 
     async fn check(data: &[u8], shape: Shape) -> Result<DumpSummary, PostgresError> {
         let mut input: &[u8] = data;
-        check_dump(&mut input, shape, None).await
+        check_dump(&mut input, shape, None, &Tools::default()).await
     }
 
     #[tokio::test]

@@ -127,6 +127,12 @@ impl<'a> Loader<'a> {
             .execute(&client, Step::CreateDatabase, &with_locale)
             .await
         {
+            // Only a locale this server lacks (or one that does not fit the encoding) is worth
+            // a second try; anything else (permissions, the name taken, a lost connection)
+            // would fail again or, worse, succeed with the wrong locale for the wrong reason.
+            if !is_locale_error(&first) {
+                return Err(first);
+            }
             tracing::warn!("{first}; creating it with the server's default locale instead");
             let plain = format!(
                 "CREATE DATABASE {name} TEMPLATE template0 ENCODING {}",
@@ -417,4 +423,64 @@ pub(crate) fn refuse_if_needed(
         }
     }
     Ok(())
+}
+
+/// Whether `CREATE DATABASE … LC_COLLATE … LC_CTYPE …` failed because of the locale:
+/// PostgreSQL reports an unknown locale name as `wrong_object_type` and a locale that does
+/// not match the encoding as `invalid_parameter_value`.
+fn is_locale_error(error: &PostgresError) -> bool {
+    use tokio_postgres::error::SqlState;
+    match error {
+        PostgresError::Query { source, .. } => matches!(
+            source.code(),
+            Some(code) if *code == SqlState::WRONG_OBJECT_TYPE || *code == SqlState::INVALID_PARAMETER_VALUE
+        ),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lifeboat_testing::postgres::{unique_name, SERVER};
+
+    /// Runs `sql` on the test server and returns the error it gave, as the restore sees it.
+    async fn error_of(sql: &str) -> Option<PostgresError> {
+        let conn = ConnInfo::parse(
+            &format!("{SERVER}/postgres"),
+            None,
+            None,
+            std::time::Duration::from_secs(10),
+        )
+        .expect("url");
+        let client = match conn.connect().await {
+            Ok(client) => client,
+            Err(err) => {
+                lifeboat_testing::service_unavailable(format_args!(
+                    "PostgreSQL at {SERVER} unreachable ({err})"
+                ));
+                return None;
+            }
+        };
+        conn.execute(&client, Step::CreateDatabase, sql).await.err()
+    }
+
+    #[tokio::test]
+    async fn only_locale_errors_earn_a_second_create_database() {
+        let name = unique_name("lifeboat_locale");
+        let Some(bogus_locale) = error_of(&format!(
+            "CREATE DATABASE {name} TEMPLATE template0 LC_COLLATE 'xx_XX.nope' LC_CTYPE 'xx_XX.nope'"
+        ))
+        .await
+        else {
+            return;
+        };
+        assert!(is_locale_error(&bogus_locale), "{bogus_locale}");
+
+        // The name is taken: a second try with another locale would only hide the reason.
+        let Some(taken) = error_of("CREATE DATABASE postgres TEMPLATE template0").await else {
+            return;
+        };
+        assert!(!is_locale_error(&taken), "{taken}");
+    }
 }

@@ -43,8 +43,8 @@ impl Store for Postgres {
         Ok(Box::new(PostgresTarget::new(options, to)?))
     }
 
-    fn format_check(_: &PostgresOptions) -> Result<Box<dyn FormatCheck>, StoreError> {
-        Ok(Box::new(PostgresCheck::new()))
+    fn format_check(options: &PostgresOptions) -> Result<Box<dyn FormatCheck>, StoreError> {
+        Ok(Box::new(PostgresCheck::for_options(options)))
     }
 
     fn drill(options: &PostgresOptions) -> Result<Box<dyn FormatCheck>, StoreError> {

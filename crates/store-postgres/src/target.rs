@@ -12,6 +12,7 @@ use crate::format::ArtifactFormat;
 use crate::metadata::{DatabaseMetadata, PostgresMetadata};
 use crate::options::{DumpFormat, PostgresOptions};
 use crate::restore::{refuse_if_needed, Loader, Restored};
+use crate::tools::Tools;
 use crate::FORMAT_BUNDLE;
 
 /// The restore side of a PostgreSQL source.
@@ -130,7 +131,8 @@ impl PostgresTarget {
                 "tables": meta.tables.len(),
             }));
         }
-        let check = check_artifact(input, manifest).await?;
+        let tools = Tools::new(self.options.bin_dir.as_deref());
+        let check = check_artifact(input, manifest, &tools).await?;
         Ok(Report {
             summary: format!(
                 "dry run, nothing changed; {}; {}",

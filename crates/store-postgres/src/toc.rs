@@ -2,6 +2,7 @@
 //! stdin while the format check streams the archive by — no server involved.
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::process::Stdio;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -37,8 +38,8 @@ pub(crate) struct TocLister {
 impl TocLister {
     /// Starts `pg_restore --list`; `None` when pg_restore is not installed here (the check then
     /// relies on the header and the checksums alone).
-    pub(crate) fn start(expected_tables: Vec<String>) -> Option<TocLister> {
-        let mut child = match Command::new("pg_restore")
+    pub(crate) fn start(pg_restore: PathBuf, expected_tables: Vec<String>) -> Option<TocLister> {
+        let mut child = match Command::new(&pg_restore)
             .arg("--list")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -49,7 +50,8 @@ impl TocLister {
             Ok(child) => child,
             Err(e) => {
                 tracing::warn!(
-                    "pg_restore is not available ({e}): the table of contents is not checked"
+                    "{} is not available ({e}): the table of contents is not checked",
+                    pg_restore.display()
                 );
                 return None;
             }

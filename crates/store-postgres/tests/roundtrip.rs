@@ -236,3 +236,39 @@ async fn exclude_tables_alone_keeps_the_large_objects() {
         .get(0);
     assert_eq!(los, 2);
 }
+
+/// The format check lists the archive with the `pg_restore` of the source's `bin_dir`, like
+/// every other tool lifeboat runs for the source (it used the `PATH`'s).
+#[tokio::test]
+async fn the_format_check_runs_pg_restore_from_bin_dir() {
+    let Some(db) = TestDb::create("check_bin_dir") else {
+        return;
+    };
+    db.execute("CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 10);")
+        .await;
+    let tools = tempfile::tempdir().unwrap();
+    let marker = tools.path().join("pg_restore-ran");
+    for name in ["pg_dump", "pg_dumpall", "psql"] {
+        lifeboat_testing::fake_tool(tools.path(), name, "exec \"$REAL\" \"$@\"");
+    }
+    lifeboat_testing::fake_tool(
+        tools.path(),
+        "pg_restore",
+        &format!("touch '{}'; exec \"$REAL\" \"$@\"", marker.display()),
+    );
+    let mut options = PostgresOptions::from_url(db.url());
+    options.bin_dir = Some(tools.path().to_path_buf());
+    let source = PostgresSource::new(options.clone()).unwrap();
+    let (sink, manifest) = backup(&source).await.unwrap();
+    assert!(!marker.exists(), "a backup needs no pg_restore");
+
+    let report = check(&sink, &manifest, &PostgresCheck::for_options(&options))
+        .await
+        .unwrap();
+    assert!(report.summary.contains("well-formed"), "{}", report.summary);
+    assert!(
+        marker.exists(),
+        "the check did not run bin_dir's pg_restore: {report:?}"
+    );
+    assert!(report.details["toc"].is_object(), "{report:?}");
+}
