@@ -9,14 +9,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::{list_json, make_db, write_config};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use lifeboat_testing::free_port;
 
 fn start(dir: &Path, port: u16) -> Child {
     Command::new(assert_cmd::cargo::cargo_bin("lifeboat"))
