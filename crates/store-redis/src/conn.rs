@@ -49,6 +49,10 @@ impl Conn {
                 c.max_command_attempts = 1;
                 c.auto_client_setname = false;
             })
+            // fred waits for a reply for ever by default: a server that stops answering
+            // (frozen, or behind a stalled proxy) would hang `INFO`, `SELECT` or a drill's
+            // `SCAN` as long as the TCP connection stays up.
+            .with_performance_config(|p| p.default_command_timeout = ep.reply_timeout)
             .build()
             .map_err(|e| RedisError::Client {
                 server: server.clone(),
@@ -161,5 +165,63 @@ mod tests {
             "{err:?}"
         );
         assert!(!format!("{err} {err:?}").contains("pw-zz"));
+    }
+
+    /// A server that takes part in fred's connection set-up (`PING`, `CLIENT ID`, `INFO
+    /// server`) and then never answers again, like one frozen behind a proxy: the next
+    /// command gives up after the reply timeout instead of waiting for ever.
+    #[tokio::test]
+    async fn a_server_that_stops_answering_times_out() {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let silent = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let (read, mut write) = socket.into_split();
+            let mut lines = BufReader::new(read).lines();
+            let mut infos = 0;
+            // Each command is `*N`, then `$len` and a value per word; the name is the first.
+            while let Ok(Some(line)) = lines.next_line().await {
+                if !line.starts_with('*') {
+                    continue;
+                }
+                let words: usize = line[1..].parse().unwrap();
+                let mut args = Vec::new();
+                for _ in 0..words {
+                    lines.next_line().await.unwrap();
+                    args.push(lines.next_line().await.unwrap().unwrap().to_uppercase());
+                }
+                let reply: &[u8] = match args[0].as_str() {
+                    "PING" => b"+PONG\r\n",
+                    "CLIENT" => b":7\r\n",
+                    "INFO" if infos == 0 => b"$20\r\nredis_version:7.0.15\r\n",
+                    "INFO" => {
+                        // Hold the connection open, answer nothing.
+                        std::future::pending::<()>().await;
+                        unreachable!()
+                    }
+                    _ => b"+OK\r\n",
+                };
+                if args[0] == "INFO" {
+                    infos += 1;
+                }
+                write.write_all(reply).await.unwrap();
+            }
+        });
+        let mut ep = Endpoint::parse(&format!("redis://127.0.0.1:{port}")).unwrap();
+        ep.connect_timeout = Duration::from_secs(5);
+        ep.reply_timeout = Duration::from_secs(1);
+        let conn = Conn::connect(&ep).await.expect("the set-up is answered");
+        let outcome = tokio::time::timeout(Duration::from_secs(20), conn.info())
+            .await
+            .expect("INFO waited past its reply timeout");
+        let Err(err) = outcome else {
+            panic!("a silent server gave a reply");
+        };
+        assert!(
+            matches!(&err, RedisError::Command { command, .. } if command == "INFO"),
+            "{err:?}"
+        );
+        silent.abort();
     }
 }

@@ -11,6 +11,10 @@ use crate::RedisError;
 /// The default of `connect_timeout`.
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a reply may take before the connection is given up (a frozen server, or one
+/// behind a stalled proxy, keeps the TCP connection up and never answers).
+pub(crate) const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// A parsed server address. Its `Debug` shows the password as `***` (a [`Secret`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoint {
@@ -23,6 +27,7 @@ pub(crate) struct Endpoint {
     pub tls_ca_file: Option<PathBuf>,
     pub tls_insecure: bool,
     pub connect_timeout: Duration,
+    pub reply_timeout: Duration,
 }
 
 impl Endpoint {
@@ -73,6 +78,7 @@ impl Endpoint {
             tls_ca_file: None,
             tls_insecure: false,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            reply_timeout: DEFAULT_REPLY_TIMEOUT,
         })
     }
 

@@ -56,9 +56,6 @@ pub(crate) async fn open(ep: &Endpoint) -> Result<Stream, RedisError> {
     Ok(Box::new(stream))
 }
 
-/// How long a reply may take before the connection is given up.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(120);
-
 /// A raw command connection: pipelined RESP2 commands, replies read in order.
 pub(crate) struct RawConn {
     io: Stream,
@@ -67,6 +64,8 @@ pub(crate) struct RawConn {
     start: usize,
     /// The redacted server URL, for messages.
     pub server: String,
+    /// How long a reply may take ([`Endpoint::reply_timeout`]).
+    reply_timeout: Duration,
 }
 
 impl RawConn {
@@ -78,6 +77,7 @@ impl RawConn {
             rbuf: Vec::with_capacity(256 * 1024),
             start: 0,
             server: ep.redacted(),
+            reply_timeout: ep.reply_timeout,
         };
         if let Some(password) = &ep.password {
             let mut cmd = Vec::new();
@@ -147,7 +147,7 @@ impl RawConn {
                 .saturating_sub(self.rbuf.len())
                 .clamp(64 * 1024, 4 << 20);
             self.rbuf.reserve(want);
-            let read = tokio::time::timeout(REPLY_TIMEOUT, self.io.read_buf(&mut self.rbuf));
+            let read = tokio::time::timeout(self.reply_timeout, self.io.read_buf(&mut self.rbuf));
             let step = "reading replies";
             match read.await {
                 Ok(Ok(0)) => {
@@ -166,7 +166,7 @@ impl RawConn {
                         step,
                         io::Error::new(
                             io::ErrorKind::TimedOut,
-                            format!("no reply within {}s", REPLY_TIMEOUT.as_secs()),
+                            format!("no reply within {:?}", self.reply_timeout),
                         ),
                     ))
                 }
