@@ -130,6 +130,13 @@ pub struct PostgresOptions {
     /// release).
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout: HumanDuration,
+
+    /// The longest a dump may go without a byte from `pg_dump` (or `pg_dumpall`) before the
+    /// backup is given up, e.g. `"10min"` (at least one second). Default `"30min"`, like
+    /// pgBackRest's `db-timeout`: a scan of a large table with few live rows can be silent
+    /// for minutes; a server that stopped answering is silent for ever.
+    #[serde(default = "default_io_timeout")]
+    pub io_timeout: HumanDuration,
 }
 
 /// The dump format of a source, and of each database's dump in a bundle.
@@ -178,6 +185,10 @@ fn default_connect_timeout() -> HumanDuration {
     HumanDuration::from_secs(10)
 }
 
+fn default_io_timeout() -> HumanDuration {
+    HumanDuration::from_mins(30)
+}
+
 impl PostgresOptions {
     /// Options for `url` with every other key at its default.
     pub fn from_url(url: impl Into<String>) -> Self {
@@ -198,6 +209,7 @@ impl PostgresOptions {
             maintenance_database: default_maintenance_database(),
             lock_wait_timeout: default_lock_wait_timeout(),
             connect_timeout: default_connect_timeout(),
+            io_timeout: default_io_timeout(),
         }
     }
 
@@ -212,6 +224,9 @@ impl PostgresOptions {
         };
         if self.restore_jobs == 0 {
             return Err(bad("restore_jobs", "must be at least 1"));
+        }
+        if self.io_timeout.as_std() < std::time::Duration::from_secs(1) {
+            return Err(bad("io_timeout", "must be at least one second"));
         }
         if self.restore_jobs > 1 && self.format == DumpFormat::Plain {
             return Err(bad(
@@ -245,6 +260,7 @@ impl PostgresOptions {
             self.tls_ca_file.as_deref(),
             self.connect_timeout.as_std(),
         )
+        .map(|conn| conn.with_io_timeout(self.io_timeout.as_std()))
     }
 }
 

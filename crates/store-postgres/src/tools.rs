@@ -11,6 +11,7 @@ use lifeboat_edge::redact::scrub;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::task::JoinHandle;
+use tokio_io_timeout::TimeoutReader;
 
 use crate::conn::ConnInfo;
 use crate::error::PostgresError;
@@ -188,17 +189,28 @@ impl ToolRun {
     ) -> Result<u64, PostgresError> {
         let mut child = self.spawn(Stdio::null(), Stdio::piped())?;
         let stderr = collect_tail(&mut child);
-        let Some(mut stdout) = child.stdout.take() else {
+        let Some(stdout) = child.stdout.take() else {
             return Err(self.failed_to_pipe());
         };
+        // A server that stops answering leaves the tool waiting for ever, silent: no byte for
+        // `io_timeout` ends the dump (the tool is killed below) instead of hanging the backup.
+        let mut stdout = TimeoutReader::new(stdout);
+        stdout.set_timeout(Some(self.conn.io_timeout()));
+        let mut stdout = Box::pin(stdout);
         let total = match copy(&mut stdout, out).await {
             Ok(total) => total,
             Err(CopyError::Read(source)) => {
                 let _ = child.kill().await;
-                return Err(PostgresError::Io {
-                    what: format!("reading the output of `{}`", self.display()),
-                    source,
-                });
+                let what = if source.kind() == std::io::ErrorKind::TimedOut {
+                    format!(
+                        "reading the output of `{}` (no output for {}: io_timeout)",
+                        self.display(),
+                        lifeboat_edge::HumanDuration::from_secs(self.conn.io_timeout().as_secs())
+                    )
+                } else {
+                    format!("reading the output of `{}`", self.display())
+                };
+                return Err(PostgresError::Io { what, source });
             }
             Err(CopyError::Write(source)) => {
                 // The pipeline is gone (storage failed): stop the tool, report the cause.

@@ -139,3 +139,30 @@ async fn an_abandoned_backup_kills_pg_dump_and_ends_the_snapshot() {
         "sessions left on the database after the backup was dropped"
     );
 }
+
+/// A pg_dump that starts a dump and then goes silent (its server stopped answering) is given
+/// up after `io_timeout`, instead of hanging the backup for ever.
+#[tokio::test]
+async fn a_pg_dump_that_goes_silent_fails_after_io_timeout() {
+    let Some(db) = TestDb::create("silent_dump") else {
+        return;
+    };
+    db.execute(DATA).await;
+    let bin = tempfile::tempdir().unwrap();
+    let mut options = PostgresOptions::from_url(db.url());
+    options.bin_dir = Some(bin.path().to_path_buf());
+    options.io_timeout = "1s".parse().unwrap();
+    fake_pg_dump(bin.path(), "$REAL \"$@\" | head -c 50000\nexec sleep 600");
+
+    let started = std::time::Instant::now();
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        backup(&PostgresSource::new(options).unwrap()),
+    )
+    .await
+    .expect("the backup waited on a silent pg_dump past its io_timeout");
+    let err = outcome.map(|_| ()).unwrap_err().to_string();
+    assert!(err.contains("no output for 1s"), "{err}");
+    // The clock is only a sanity bound: the timeout is 1 s, the test allows a minute.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}

@@ -1,6 +1,8 @@
 //! Opening lifeboat's own connection to a server (tokio-postgres, TLS by rustls as libpq's
 //! `sslmode` says), and running a statement on it.
 
+use std::time::Duration;
+
 use lifeboat_edge::tls::certificate_error;
 use lifeboat_edge::Scrubbed;
 use rustls::CertificateError;
@@ -11,6 +13,15 @@ use super::driver::spawn_driver;
 use super::info::ConnInfo;
 use super::tls::RootCerts;
 use crate::error::{PostgresError, ServerError, Step, TlsHint};
+
+/// Idle time before the first keepalive probe.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+/// Time between probes.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// Unanswered probes before the connection is given up.
+const KEEPALIVE_RETRIES: u32 = 3;
+/// How long sent data may stay unacknowledged.
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl ConnInfo {
     /// Opens a connection (its driver runs on a spawned task until the client is dropped).
@@ -26,7 +37,15 @@ impl ConnInfo {
             .user(&self.user)
             .dbname(self.database())
             .application_name("lifeboat")
-            .connect_timeout(self.connect_timeout);
+            .connect_timeout(self.connect_timeout)
+            // A server host that dies or drops off the network mid-query would otherwise
+            // leave a query waiting for ever: keepalives find a silent peer in about a
+            // minute, and unacknowledged writes give up after the same.
+            .keepalives(true)
+            .keepalives_idle(KEEPALIVE_IDLE)
+            .keepalives_interval(KEEPALIVE_INTERVAL)
+            .keepalives_retries(KEEPALIVE_RETRIES)
+            .tcp_user_timeout(TCP_USER_TIMEOUT);
         if let Some(password) = &self.password {
             config.password(password.expose());
         }

@@ -23,7 +23,12 @@ pub(crate) struct ConnInfo {
     database: String,
     pub(super) tls: Tls,
     pub(super) connect_timeout: Duration,
+    /// How long a client tool's output may stall ([`ConnInfo::io_timeout`]).
+    io_timeout: Duration,
 }
+
+/// The `io_timeout` of a connection built without options (tests, library callers).
+const DEFAULT_IO_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 impl ConnInfo {
     /// Parses `postgres://user[:password]@host[:port]/database[?sslmode=..&sslrootcert=..]`;
@@ -99,7 +104,18 @@ impl ConnInfo {
             database,
             tls: Tls { mode, root_cert },
             connect_timeout,
+            io_timeout: DEFAULT_IO_TIMEOUT,
         })
+    }
+
+    /// The same connection, whose client tools may go `io_timeout` without output.
+    pub(crate) fn with_io_timeout(self, io_timeout: Duration) -> Self {
+        Self { io_timeout, ..self }
+    }
+
+    /// How long a client tool streaming a dump may go without a byte before it is killed.
+    pub(crate) fn io_timeout(&self) -> Duration {
+        self.io_timeout
     }
 
     /// The same server and user, another database.
