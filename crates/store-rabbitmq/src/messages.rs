@@ -10,7 +10,7 @@ use lapin::types::FieldTable;
 use serde_json::Value;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use crate::amqp::{amqp_error, connect, passive_declare, scrubbed};
+use crate::amqp::{amqp_error, connect, passive_declare, reply, scrubbed};
 use crate::api::Api;
 use crate::definitions::{policy_delivery_limit, QueueInfo};
 use crate::error::{chain_text, RabbitmqError, Step};
@@ -58,7 +58,7 @@ impl MessageBackup<'_> {
                 .read_vhost(&connection, vhost, &queues, out, &mut trailer)
                 .await;
             // Closing the connection requeues anything still unacknowledged.
-            let _ = connection.close(200, "lifeboat backup done").await;
+            let _ = reply(connection.close(200, "lifeboat backup done")).await;
             result?;
         }
         Ok(trailer)
@@ -74,8 +74,7 @@ impl MessageBackup<'_> {
     ) -> Result<(), RabbitmqError> {
         let amqp = self.api.amqp();
         for q in queues {
-            let channel = connection
-                .create_channel()
+            let channel = reply(connection.create_channel())
                 .await
                 .map_err(|e| amqp_error(amqp, vhost, Step::ReadMessages, "channel.open", e))?;
             let declared = match passive_declare(&channel, &q.name).await {
@@ -109,7 +108,7 @@ impl MessageBackup<'_> {
             };
             if let Some(reason) = reason {
                 skip(trailer, vhost, &q.name, reason);
-                let _ = channel.close(200, "done").await;
+                let _ = reply(channel.close(200, "done")).await;
                 continue;
             }
             let limit = depth.min(self.limit);
@@ -117,7 +116,7 @@ impl MessageBackup<'_> {
                 tracing::warn!(vhost, queue = %q.name, depth, limit, "queue holds more messages than max_messages_per_queue: only the oldest are backed up");
             }
             let (taken, failure) = self.read_queue(&channel, vhost, &q.name, limit, out).await;
-            let _ = channel.close(200, "done").await;
+            let _ = reply(channel.close(200, "done")).await;
             if let Some(e) = failure {
                 return Err(e);
             }
@@ -160,21 +159,17 @@ impl MessageBackup<'_> {
         // limits above a 16-bit prefetch count, so the clamp never applies.
         let prefetch = u16::try_from(limit).unwrap_or(u16::MAX);
         let limit = limit.min(u64::from(prefetch));
-        if let Err(e) = channel
-            .basic_qos(prefetch, BasicQosOptions::default())
-            .await
-        {
+        if let Err(e) = reply(channel.basic_qos(prefetch, BasicQosOptions::default())).await {
             return (0, Some(err(format!("basic.qos on queue `{queue}`"), e)));
         }
         let tag = "lifeboat-backup";
-        let mut consumer = match channel
-            .basic_consume(
-                queue,
-                tag,
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
+        let mut consumer = match reply(channel.basic_consume(
+            queue,
+            tag,
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        ))
+        .await
         {
             Ok(c) => c,
             Err(e) => return (0, Some(err(format!("basic.consume on queue `{queue}`"), e))),
@@ -202,10 +197,7 @@ impl MessageBackup<'_> {
             }
             taken += 1;
         }
-        if let Err(e) = channel
-            .basic_cancel(tag, BasicCancelOptions::default())
-            .await
-        {
+        if let Err(e) = reply(channel.basic_cancel(tag, BasicCancelOptions::default())).await {
             failure.get_or_insert(err(format!("basic.cancel on queue `{queue}`"), e));
         }
         // Deliveries already on their way when the consumer was cancelled (none with a window
@@ -216,15 +208,14 @@ impl MessageBackup<'_> {
             last_tag = Some(extra.delivery_tag);
         }
         if let Some(tag) = last_tag {
-            let nack = channel
-                .basic_nack(
-                    tag,
-                    BasicNackOptions {
-                        multiple: true,
-                        requeue: true,
-                    },
-                )
-                .await;
+            let nack = reply(channel.basic_nack(
+                tag,
+                BasicNackOptions {
+                    multiple: true,
+                    requeue: true,
+                },
+            ))
+            .await;
             if let Err(e) = nack {
                 failure.get_or_insert(amqp_error(
                     amqp,

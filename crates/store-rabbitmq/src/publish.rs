@@ -15,10 +15,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use lapin::options::BasicPublishOptions;
 use lapin::{Channel, Connection};
 
-use crate::amqp::{amqp_error, connect, passive_declare, scrubbed};
+use crate::amqp::{amqp_error, connect, passive_declare, reply, reply_within, scrubbed};
 use crate::endpoint::AmqpEndpoint;
 use crate::error::{RabbitmqError, Step};
 use crate::format::{MessageRecord, MESSAGES_FORMAT};
+
+/// How long `tx.commit` may take: the broker writes every message of the transaction then.
+const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Publishes messages into the vhosts of one broker, with a transaction per vhost.
 pub(crate) struct Publisher {
@@ -68,12 +71,10 @@ impl Publisher {
         };
         if !self.open.contains_key(&vhost) {
             let connection = connect(&self.endpoint, &vhost, Step::Publish).await?;
-            let channel = connection
-                .create_channel()
+            let channel = reply(connection.create_channel())
                 .await
                 .map_err(|e| self.err(&vhost, Step::Publish, "channel.open".into(), e))?;
-            channel
-                .tx_select()
+            reply(channel.tx_select())
                 .await
                 .map_err(|e| self.err(&vhost, Step::Publish, "tx.select".into(), e))?;
             self.open.insert(vhost.clone(), (connection, channel));
@@ -84,8 +85,7 @@ impl Publisher {
         };
         if !self.checked.contains(&key) {
             // A failed passive declare closes its channel: use a throwaway one.
-            let probe = connection
-                .create_channel()
+            let probe = reply(connection.create_channel())
                 .await
                 .map_err(|e| self.err(&vhost, Step::Publish, "channel.open".into(), e))?;
             if let Err(e) = passive_declare(&probe, &message.queue).await {
@@ -95,7 +95,7 @@ impl Publisher {
                     source: scrubbed(&self.endpoint, e),
                 });
             }
-            let _ = probe.close(200, "checked").await;
+            let _ = reply(probe.close(200, "checked")).await;
             self.checked.insert(key.clone());
         }
         // Both were checked by the reader: a failure here is a bug, reported as a bad dump.
@@ -116,19 +116,19 @@ impl Publisher {
         }
         let properties = properties.to_amqp().map_err(|e| bad(e.into()))?;
         let what = || format!("basic.publish to queue `{}`", message.queue);
-        channel
-            .basic_publish(
-                "",
-                &message.queue,
-                BasicPublishOptions {
-                    mandatory: true,
-                    immediate: false,
-                },
-                &body,
-                properties,
-            )
-            .await
-            .map_err(|e| self.err(&vhost, Step::Publish, what(), e))?
+        let confirm = reply(channel.basic_publish(
+            "",
+            &message.queue,
+            BasicPublishOptions {
+                mandatory: true,
+                immediate: false,
+            },
+            &body,
+            properties,
+        ))
+        .await
+        .map_err(|e| self.err(&vhost, Step::Publish, what(), e))?;
+        reply(confirm)
             .await
             .map_err(|e| self.err(&vhost, Step::Publish, what(), e))?;
         *self.counts.entry(key).or_default() += 1;
@@ -141,12 +141,11 @@ impl Publisher {
         let mut first_error = None;
         for (vhost, (connection, channel)) in open {
             let result = async {
-                channel
-                    .tx_commit()
+                // A commit writes every message of the transaction: it gets longer.
+                reply_within(COMMIT_TIMEOUT, channel.tx_commit())
                     .await
                     .map_err(|e| self.err(&vhost, Step::Commit, "tx.commit".into(), e))?;
-                let returned = channel
-                    .wait_for_confirms()
+                let returned = reply(channel.wait_for_confirms())
                     .await
                     .map_err(|e| self.err(&vhost, Step::Commit, "collecting returns".into(), e))?;
                 if let Some(first) = returned.first() {
@@ -160,7 +159,7 @@ impl Publisher {
                 Ok(())
             }
             .await;
-            let _ = connection.close(200, "lifeboat restore done").await;
+            let _ = reply(connection.close(200, "lifeboat restore done")).await;
             if let Err(e) = result {
                 first_error.get_or_insert(e);
             }
@@ -174,7 +173,7 @@ impl Publisher {
     /// Abandons every transaction (closing the connections discards the publishes).
     pub async fn abort(mut self) {
         for (_, (connection, _)) in std::mem::take(&mut self.open) {
-            let _ = connection.close(200, "lifeboat restore aborted").await;
+            let _ = reply(connection.close(200, "lifeboat restore aborted")).await;
         }
     }
 }
