@@ -16,8 +16,22 @@
 #   4. peak RSS (`/usr/bin/time -v`) of every lifeboat command, target <= 64 MiB.
 #
 # Environment: BENCH_RUNS (default 3), BENCH_KEEP=1 keeps the temp folder, CARGO_TARGET_DIR.
+#
+#   bash benches/redis.sh --memory [KEYS...]   # default 1000000 3000000
+#
+# The short mode: the peak RSS of a `mode = "logical"` backup (no compression, no encryption,
+# so the store's own memory shows) of KEYS keys made by `DEBUG POPULATE`, for each KEYS, in
+# one private redis-server. LIFEBOAT_BIN="old/lifeboat new/lifeboat" measures those binaries
+# (each in turn, on the same keys) instead of building the release one; target: flat in KEYS.
 set -euo pipefail
 
+MEMORY_MODE=0
+if [[ ${1:-} == --memory ]]; then
+    MEMORY_MODE=1
+    shift
+    COUNTS=("${@:-1000000 3000000}")
+    read -r -a COUNTS <<< "${COUNTS[*]}"
+fi
 KEYS=${1:-1000000}
 RUNS=${BENCH_RUNS:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,9 +41,15 @@ for tool in redis-server redis-cli /usr/bin/time awk; do
     command -v "$tool" >/dev/null || { echo "benches/redis.sh needs $tool" >&2; exit 2; }
 done
 
-echo "building lifeboat (release)..." >&2
-(cd "$ROOT" && cargo build --release -q -p lifeboat-cli)
-BIN=$TARGET/release/lifeboat
+if [[ $MEMORY_MODE == 1 && -n ${LIFEBOAT_BIN:-} ]]; then
+    read -r -a BINS <<< "$LIFEBOAT_BIN"
+    BIN=${BINS[0]}
+else
+    echo "building lifeboat (release)..." >&2
+    (cd "$ROOT" && cargo build --release -q -p lifeboat-cli)
+    BIN=$TARGET/release/lifeboat
+    BINS=("$BIN")
+fi
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -48,10 +68,10 @@ free_port() {
     done
 }
 
-start_server() { # port dir
+start_server() { # port dir [redis-server args...]
     mkdir -p "$2"
     redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no \
-        --repl-diskless-sync-delay 0 --loglevel warning --dir "$2" >/dev/null 2>&1 &
+        --repl-diskless-sync-delay 0 --loglevel warning --dir "$2" "${@:3}" >/dev/null 2>&1 &
     PIDS+=($!)
     for _ in $(seq 100); do
         redis-cli -p "$1" ping >/dev/null 2>&1 && return
@@ -61,7 +81,38 @@ start_server() { # port dir
     exit 1
 }
 
-SRC=$(free_port); start_server "$SRC" "$WORK/src"
+SRC=$(free_port)
+if [[ $MEMORY_MODE == 1 ]]; then
+    start_server "$SRC" "$WORK/src" --enable-debug-command yes
+    cd "$WORK"
+    cat > lifeboat.toml <<TOML
+[storage.local]
+kind = "fs"
+root = "./backups"
+
+[[sources]]
+name = "keys"
+kind = "redis"
+url = "redis://127.0.0.1:$SRC"
+mode = "logical"
+TOML
+    printf "%-12s %-40s %10s %12s %10s\n" keys binary "wall s" "peak RSS" "keys/s"
+    for n in "${COUNTS[@]}"; do
+        redis-cli -p "$SRC" flushall >/dev/null
+        redis-cli -p "$SRC" debug populate "$n" key 8 >/dev/null
+        test "$(redis-cli -p "$SRC" dbsize)" = "$n"
+        for bin in "${BINS[@]}"; do
+            /usr/bin/time -f "%e %M" -o t.out "$bin" backup keys >/dev/null 2>err.out || {
+                echo "backup with $bin failed:" >&2; cat err.out >&2; exit 1; }
+            read -r wall rss < <(tail -1 t.out)
+            awk -v n="$n" -v b="$bin" -v w="$wall" -v r="$rss" 'BEGIN {
+                printf "%-12d %-40s %10.2f %8.1f MiB %10.0f\n", n, substr(b, length(b) - 39), w, r / 1024, n / w }'
+            rm -rf backups
+        done
+    done
+    exit 0
+fi
+start_server "$SRC" "$WORK/src"
 DST1=$(free_port); start_server "$DST1" "$WORK/dst1"
 DST2=$(free_port); start_server "$DST2" "$WORK/dst2"
 

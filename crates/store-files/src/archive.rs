@@ -1,18 +1,19 @@
 //! Reading a tar stream entry by entry with every safety check the restore and the format check
-//! share: safe paths, supported entry types, no entry below a symlink, a real end-of-archive
-//! marker, nothing but zeros after it.
+//! share: safe paths, supported entry types, the entry order of [`EntryOrder`] (nothing stored
+//! twice, nothing below a symlink or file), a real end-of-archive marker, nothing but zeros
+//! after it.
 
 use std::cell::Cell;
-use std::collections::HashSet;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 
 use backup_core::StoreErrorKind;
 use tar::{Archive, Entry, EntryType};
 
 use crate::counts::Counts;
-use crate::entry_path::{ancestors, safe_relative_path};
+use crate::entry_order::EntryOrder;
+use crate::entry_path::safe_relative_path;
 use crate::FilesError;
 
 /// What an entry is, once its type has been checked.
@@ -24,6 +25,42 @@ pub(crate) enum EntryKind {
     Dir,
     /// A symbolic link.
     Symlink,
+}
+
+impl EntryKind {
+    /// `file`, `directory`, `symlink`.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            EntryKind::File => "file",
+            EntryKind::Dir => "directory",
+            EntryKind::Symlink => "symlink",
+        }
+    }
+}
+
+/// Whether an extraction restores the owners stored in the archive.
+///
+/// Setuid, setgid and sticky bits are kept only together with the owner: a setuid file of
+/// `nobody` restored by root as root's would be a setuid-root binary (README, "Files
+/// restore").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owners {
+    /// Everything is owned by the restoring user; modes keep their permission bits only
+    /// (`mode & 0o777`).
+    Drop,
+    /// The numeric uid and gid of each entry are restored (which needs root), and modes keep
+    /// all their bits (`mode & 0o7777`).
+    Restore,
+}
+
+impl Owners {
+    /// The mode bits an entry keeps.
+    pub(crate) fn mode_mask(self) -> u32 {
+        match self {
+            Owners::Drop => 0o777,
+            Owners::Restore => 0o7777,
+        }
+    }
 }
 
 /// One checked entry, handed to the visitor of [`read_archive`].
@@ -56,11 +93,19 @@ impl<R: Read> Read for Tracked<R> {
 /// Reads the whole tar stream from `reader`, to its EOF, calling `visit` on every entry after
 /// it passed the checks, and returns the counts.
 ///
+/// `owners` only matters to a visitor that unpacks entries (`Entry::unpack_in`).
+///
 /// Errors, all naming the entry when there is one: an unsafe path ([`FilesError::UnsafeEntry`]:
-/// absolute, `..`, or below a symlink stored earlier), an entry type the files store never
-/// writes, a stream that ends before the end-of-archive marker ([`FilesError::Truncated`]), and
-/// non-zero bytes after it ([`FilesError::TrailingData`]).
-pub(crate) fn read_archive<R, F>(reader: R, mut visit: F) -> Result<Counts, FilesError>
+/// absolute, `..`, below a symlink stored earlier, or the path of one), an entry breaking the
+/// order of [`EntryOrder`] ([`FilesError::ConflictingEntry`]), an entry type the files store
+/// never writes (devices, fifos, hard links: [`FilesError::UnsupportedEntry`]), a stream that
+/// ends before the end-of-archive marker ([`FilesError::Truncated`]), and non-zero bytes after
+/// it ([`FilesError::TrailingData`]).
+pub(crate) fn read_archive<R, F>(
+    reader: R,
+    owners: Owners,
+    mut visit: F,
+) -> Result<Counts, FilesError>
 where
     R: Read,
     F: FnMut(&mut Entry<'_, Tracked<R>>, Checked<'_>) -> Result<(), FilesError>,
@@ -70,15 +115,16 @@ where
         inner: reader,
         eof: Rc::clone(&eof),
     });
-    archive.set_preserve_permissions(true);
+    // Without owners `tar` masks modes with 0o777, dropping setuid, setgid and sticky bits.
+    archive.set_preserve_permissions(owners == Owners::Restore);
     archive.set_preserve_mtime(true);
-    archive.set_preserve_ownerships(false);
+    archive.set_preserve_ownerships(owners == Owners::Restore);
     archive.set_unpack_xattrs(false);
     archive.set_overwrite(true);
     archive.set_ignore_zeros(false);
 
     let mut counts = Counts::default();
-    let mut symlinks: HashSet<PathBuf> = HashSet::new();
+    let mut order = EntryOrder::default();
     let entries = archive.entries().map_err(|source| FilesError::Tar {
         step: "opening the archive",
         entry: None,
@@ -104,7 +150,7 @@ where
         }
         let kind = classify(entry_type, &raw).ok_or_else(|| FilesError::UnsupportedEntry {
             entry: name.clone(),
-            kind: format!("{entry_type:?}"),
+            kind: describe_type(entry_type),
         })?;
         let rel = safe_relative_path(&raw).map_err(|reason| FilesError::UnsafeEntry {
             entry: name.clone(),
@@ -120,13 +166,17 @@ where
                 reason: "the path names no file".into(),
             });
         }
-        if let Some(link) = ancestors(&rel).find(|ancestor| symlinks.contains(ancestor)) {
-            return Err(FilesError::UnsafeEntry {
-                entry: name,
-                reason: format!(
-                    "it lies below `{}`, a symlink stored earlier in the archive",
-                    link.display()
-                ),
+        if let Err(refusal) = order.admit(&rel, kind) {
+            return Err(if refusal.is_escape() {
+                FilesError::UnsafeEntry {
+                    entry: name,
+                    reason: refusal.reason(),
+                }
+            } else {
+                FilesError::ConflictingEntry {
+                    entry: name,
+                    reason: refusal.reason(),
+                }
             });
         }
         if kind == EntryKind::Symlink {
@@ -166,10 +216,7 @@ where
                 counts.bytes += size;
             }
             EntryKind::Dir => counts.dirs += 1,
-            EntryKind::Symlink => {
-                counts.symlinks += 1;
-                symlinks.insert(rel);
-            }
+            EntryKind::Symlink => counts.symlinks += 1,
         }
     }
     if eof.get() {
@@ -191,6 +238,18 @@ fn classify(entry_type: EntryType, raw_path: &[u8]) -> Option<EntryKind> {
         }
         EntryType::Regular | EntryType::Continuous => Some(EntryKind::File),
         _ => None,
+    }
+}
+
+/// What an entry type the store never writes is, for the error message.
+fn describe_type(entry_type: EntryType) -> String {
+    match entry_type {
+        EntryType::Char => "a character device".into(),
+        EntryType::Block => "a block device".into(),
+        EntryType::Fifo => "a fifo".into(),
+        EntryType::Link => "a hard link".into(),
+        EntryType::GNUSparse => "a sparse file".into(),
+        other => format!("of tar type {:?}", other.as_byte() as char),
     }
 }
 

@@ -7,15 +7,16 @@ use backup_core::{FormatCheck, Manifest, Report, StoreError};
 use tokio::io::AsyncRead;
 use tokio_util::io::SyncIoBridge;
 
-use crate::archive::{read_archive, skip_data, EntryKind};
+use crate::archive::{read_archive, skip_data, EntryKind, Owners};
 use crate::counts::Counts;
 use crate::metadata::FilesMetadata;
 use crate::stream::{feed, settle_reader, CHUNK};
 use crate::FilesError;
 
 /// Checks that a stream is a tar archive the files store would restore, without writing
-/// anything: every entry parses, has a safe path and a supported type, every file's data is
-/// complete, the end-of-archive marker is there, and the counts of files, directories,
+/// anything: every entry parses, has a safe path and a supported type, keeps the entry order
+/// the restore requires (the same rule, so the check refuses exactly the archives the restore
+/// refuses), every file's data is complete, the end-of-archive marker is there, and the counts of files, directories,
 /// symlinks and bytes equal the manifest's metadata. Any failure is `Corrupt`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FilesCheck;
@@ -57,10 +58,15 @@ impl FormatCheck for FilesCheck {
 }
 
 fn scan<R: Read>(reader: R) -> Result<Counts, FilesError> {
-    read_archive(BufReader::with_capacity(CHUNK, reader), |entry, checked| {
-        if checked.kind == EntryKind::File {
-            skip_data(entry, checked.name)?;
-        }
-        Ok(())
-    })
+    // Nothing is unpacked: `Owners` does not matter here.
+    read_archive(
+        BufReader::with_capacity(CHUNK, reader),
+        Owners::Drop,
+        |entry, checked| {
+            if checked.kind == EntryKind::File {
+                skip_data(entry, checked.name)?;
+            }
+            Ok(())
+        },
+    )
 }

@@ -145,12 +145,16 @@ pub enum FilesError {
         reason: String,
     },
 
-    /// An archive entry has a type the files store never writes (hard link, device, fifo...).
-    #[error("archive entry `{entry}` has unsupported type {kind:?}")]
+    /// An archive entry has a type the files store never writes (device node, fifo, hard
+    /// link...): refused before anything is created for it.
+    #[error(
+        "archive entry `{entry}` is {kind}: a files backup holds only files, directories and \
+         symlinks, so the archive is refused"
+    )]
     UnsupportedEntry {
         /// The entry's path.
         entry: String,
-        /// The tar entry type.
+        /// What it is, e.g. `"a character device"`.
         kind: String,
     },
 

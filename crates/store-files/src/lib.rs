@@ -10,7 +10,9 @@
 //!   that cannot be read fails the backup, naming it.
 //! - [`FilesTarget`]: extracts into a staging directory beside the target, reading the stream
 //!   to its EOF and checking it against the manifest before renaming it into place. Absolute
-//!   paths, `..` and paths below symlinks are refused as corrupt, never silently skipped.
+//!   paths, `..`, paths below symlinks, paths stored twice and device nodes are refused as
+//!   corrupt, never silently skipped. Owners (and setuid, setgid, sticky bits) are restored
+//!   only with `preserve_owner`.
 //! - [`FilesCheck`]: the same checks without writing anything, for `verify`.
 //!
 //! The manifest metadata a backup records is a [`FilesMetadata`]:
@@ -54,6 +56,7 @@
 mod archive;
 mod check;
 mod counts;
+mod entry_order;
 mod entry_path;
 mod error;
 mod metadata;

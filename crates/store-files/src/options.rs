@@ -14,6 +14,7 @@ use serde::Deserialize;
 /// kind = "files"
 /// paths = ["./config", "./certs"]
 /// exclude = ["*.tmp"]
+/// # preserve_owner = false
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,4 +29,11 @@ pub struct FilesOptions {
     /// Default: none.
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// Restore: give every file, folder and symlink the numeric owner and group stored in the
+    /// backup (like GNU tar's `--same-owner --numeric-owner`; the restore must run as root),
+    /// keeping setuid, setgid and sticky bits. Default `false`: everything restored belongs
+    /// to the restoring user and those three bits are dropped, so a restore by root never
+    /// turns someone else's setuid file into a setuid-root one.
+    #[serde(default)]
+    pub preserve_owner: bool,
 }

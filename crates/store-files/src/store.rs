@@ -51,9 +51,11 @@ impl Store for Files {
         )?))
     }
 
-    fn target(_: &FilesOptions, to: Option<&str>) -> Result<Box<dyn Target>, StoreError> {
+    fn target(options: &FilesOptions, to: Option<&str>) -> Result<Box<dyn Target>, StoreError> {
         match to {
-            Some(dir) => Ok(Box::new(FilesTarget::new(PathBuf::from(dir)))),
+            Some(dir) => Ok(Box::new(
+                FilesTarget::new(PathBuf::from(dir)).preserve_owner(options.preserve_owner),
+            )),
             None => Err(FilesError::NoTargetDir.into()),
         }
     }

@@ -3,7 +3,7 @@
 use std::cmp::Reverse;
 use std::fs;
 use std::io::{self, BufReader, Read};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
@@ -14,7 +14,7 @@ use tar::Entry;
 use tokio::io::AsyncRead;
 use tokio_util::io::SyncIoBridge;
 
-use crate::archive::{read_archive, Checked, EntryKind};
+use crate::archive::{read_archive, Checked, EntryKind, Owners};
 use crate::counts::Counts;
 use crate::entry_path::ancestors;
 use crate::metadata::FilesMetadata;
@@ -28,20 +28,42 @@ use crate::FilesError;
 /// (safe paths only, counts equal to the manifest's) before anything is renamed into place;
 /// an existing target is moved aside first and removed only once the new one is in place. An
 /// entry with an absolute path, a `..` component or a path below a symlink fails the restore
-/// as corrupt: nothing is ever written outside the staging directory. Modes and mtimes are restored
-/// (directories' after their contents); owners are not.
+/// as corrupt, and so does an entry stored twice or out of the order a backup writes (the
+/// rule the format check applies too): nothing is ever written outside the staging directory.
+/// Device nodes, fifos and hard links are refused. Permission bits (`0o777`) and mtimes are
+/// restored (directories' after their contents); owners, and with them the setuid, setgid and
+/// sticky bits, only with [`FilesTarget::preserve_owner`].
 ///
 /// The target directory itself ends up with the permissions of the directory it replaces, or
-/// `0700` when it did not exist.
+/// `0700` when it did not exist (and so do the parent folders the restore creates).
 #[derive(Debug, Clone)]
 pub struct FilesTarget {
     dir: PathBuf,
+    owners: Owners,
 }
 
 impl FilesTarget {
-    /// A target restoring into `dir` (created if missing, along with its parents).
+    /// A target restoring into `dir` (created if missing, along with its parents), owned by
+    /// the restoring user.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            owners: Owners::Drop,
+        }
+    }
+
+    /// With `true`, restores each entry's numeric owner and group as stored (like GNU tar's
+    /// `--same-owner --numeric-owner`; only root may) and keeps setuid, setgid and sticky
+    /// bits. With `false` (the default) everything belongs to the restoring user and those
+    /// bits are dropped, so a restore by root never makes a setuid-root file out of someone
+    /// else's.
+    pub fn preserve_owner(mut self, preserve: bool) -> Self {
+        self.owners = if preserve {
+            Owners::Restore
+        } else {
+            Owners::Drop
+        };
+        self
     }
 
     /// The directory restored into.
@@ -93,7 +115,8 @@ impl Target for FilesTarget {
         let (writer, reader) = tokio::io::duplex(CHUNK);
         let bridge = SyncIoBridge::new(reader);
         let staging_path = staging.path().to_path_buf();
-        let task = tokio::task::spawn_blocking(move || extract(bridge, &staging_path));
+        let owners = self.owners;
+        let task = tokio::task::spawn_blocking(move || extract(bridge, &staging_path, owners));
         let (fed, outcome) = tokio::join!(feed(input, writer), task);
         let extracted = settle_reader(fed, "tar extractor", outcome)
             .and_then(|(counts, dirs)| counts.expect(&expected).map(|()| (counts, dirs)));
@@ -106,8 +129,9 @@ impl Target for FilesTarget {
         };
 
         let dir = self.dir.clone();
+        let owners = self.owners;
         let outcome = tokio::task::spawn_blocking(move || {
-            finish_dirs(dirs)?;
+            finish_dirs(dirs, owners)?;
             swap_into_place(staging, &dir, force)
         })
         .await;
@@ -152,10 +176,14 @@ fn parent_of(dir: &Path) -> &Path {
     }
 }
 
-/// Creates the staging directory beside the target (and the target's parents if missing).
+/// Creates the staging directory beside the target (and the target's parents if missing,
+/// 0700 like a new target: README, "Files restore").
 fn make_staging(dir: &Path) -> Result<StagedDir, FilesError> {
     let parent = parent_of(dir);
-    fs::create_dir_all(parent)
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(parent)
         .map_err(|source| FilesError::io("create the parent directory", parent, source))?;
     Ok(StagedDir::beside(dir)?)
 }
@@ -169,20 +197,28 @@ async fn discard(staging: StagedDir) {
     }
 }
 
-/// A directory's mode and mtime, applied once everything inside it is written.
+/// A directory's mode, mtime and owner, applied once everything inside it is written.
 #[derive(Debug)]
 struct DirStamp {
     path: PathBuf,
     mode: u32,
     mtime: u64,
+    uid: u64,
+    gid: u64,
 }
 
 /// The blocking side of `restore`: reads the whole stream, extracting into `staging`.
-fn extract<R: Read>(reader: R, staging: &Path) -> Result<(Counts, Vec<DirStamp>), FilesError> {
+fn extract<R: Read>(
+    reader: R,
+    staging: &Path,
+    owners: Owners,
+) -> Result<(Counts, Vec<DirStamp>), FilesError> {
     let mut dirs = Vec::new();
-    let counts = read_archive(BufReader::with_capacity(CHUNK, reader), |entry, checked| {
-        extract_entry(entry, &checked, staging, &mut dirs)
-    })?;
+    let counts = read_archive(
+        BufReader::with_capacity(CHUNK, reader),
+        owners,
+        |entry, checked| extract_entry(entry, &checked, staging, &mut dirs),
+    )?;
     Ok((counts, dirs))
 }
 
@@ -205,7 +241,7 @@ fn extract_entry<R: Read>(
         source,
     };
     // Nothing may be written through a symlink or below a file, whatever the archive did
-    // before (the archive reader already refuses paths below a symlink entry; this checks the
+    // before (the archive reader's entry order already refuses such archives; this checks the
     // disk itself).
     for ancestor in ancestors(checked.rel) {
         match fs::symlink_metadata(staging.join(&ancestor)) {
@@ -249,6 +285,8 @@ fn extract_entry<R: Read>(
                 path: dest,
                 mode: header.mode().map_err(bad_header)?,
                 mtime: header.mtime().map_err(bad_header)?,
+                uid: header.uid().map_err(bad_header)?,
+                gid: header.gid().map_err(bad_header)?,
             });
         }
         EntryKind::File | EntryKind::Symlink => {
@@ -265,8 +303,9 @@ fn extract_entry<R: Read>(
     Ok(())
 }
 
-/// Applies directories' modes and mtimes, deepest first, once all their contents are written.
-fn finish_dirs(mut dirs: Vec<DirStamp>) -> Result<(), FilesError> {
+/// Applies directories' owners (with [`Owners::Restore`]), modes and mtimes, deepest first,
+/// once all their contents are written. The owner goes first: `chown` clears setuid/setgid.
+fn finish_dirs(mut dirs: Vec<DirStamp>, owners: Owners) -> Result<(), FilesError> {
     dirs.sort_by_key(|stamp| Reverse(stamp.path.components().count()));
     for stamp in dirs {
         let is_real_dir = fs::symlink_metadata(&stamp.path)
@@ -276,9 +315,21 @@ fn finish_dirs(mut dirs: Vec<DirStamp>) -> Result<(), FilesError> {
             continue;
         }
         let mtime = FileTime::from_unix_time(i64::try_from(stamp.mtime).unwrap_or(0), 0);
+        if owners == Owners::Restore {
+            let id = |n: u64| {
+                u32::try_from(n).map_err(|_| {
+                    io::Error::new(io::ErrorKind::InvalidData, format!("id {n} is too large"))
+                })
+            };
+            id(stamp.uid)
+                .and_then(|uid| Ok((uid, id(stamp.gid)?)))
+                .and_then(|(uid, gid)| std::os::unix::fs::lchown(&stamp.path, Some(uid), Some(gid)))
+                .map_err(|source| FilesError::io("set the owner of", &stamp.path, source))?;
+        }
         filetime::set_file_mtime(&stamp.path, mtime)
             .map_err(|source| FilesError::io("set the mtime of", &stamp.path, source))?;
-        fs::set_permissions(&stamp.path, fs::Permissions::from_mode(stamp.mode & 0o7777))
+        let mode = stamp.mode & owners.mode_mask();
+        fs::set_permissions(&stamp.path, fs::Permissions::from_mode(mode))
             .map_err(|source| FilesError::io("set the permissions of", &stamp.path, source))?;
     }
     Ok(())

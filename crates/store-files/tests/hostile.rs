@@ -143,42 +143,90 @@ async fn entry_types_the_store_never_writes_are_refused() {
 }
 
 #[tokio::test]
-async fn conflicting_entries_are_refused_by_restore() {
-    // A file then a file below it; a directory then a file over it. Not an escape (the check,
-    // which keeps no per-file state, lets these through), but the restore refuses them.
+async fn a_symlink_then_a_folder_of_its_name_is_refused_by_restore_and_check() {
+    // `a -> outside`, then `a/` (a folder of the same name), then `a/x`: with the folder
+    // accepted, `a/x` would be written through the link. Both refuse at `a/`, the same way.
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tmp.path().join("outside");
+    fs::create_dir(&outside).unwrap();
+    let link = outside.to_str().unwrap().as_bytes().to_vec();
+    for (second, name, metadata) in [
+        (raw_entry(b"a/", b'5', b"", b""), "a/", counts(0, 1, 1, 0)),
+        (raw_entry(b"a/", b'5', b"", b""), "a/", counts(1, 1, 1, 5)),
+        (
+            raw_entry(b"a", b'0', b"", b"replaced"),
+            "a",
+            counts(1, 0, 1, 8),
+        ),
+    ] {
+        let mut entries = vec![raw_entry(b"a", b'2', &link, b""), second];
+        if metadata["files"] == 1 && name == "a/" {
+            entries.push(raw_entry(b"a/x", b'0', b"", b"pwned"));
+        }
+        // Counts as a manifest would have them, so only the rule can refuse the archive.
+        let outcome = restore_and_check(tmp.path(), &archive(&entries), metadata).await;
+        for err in [&outcome.restore, &outcome.check] {
+            assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "unsafe path in archive entry `{name}`: the path was stored earlier as a \
+                     symlink: restoring it again would follow or replace the link"
+                ),
+            );
+        }
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+    }
+}
+
+#[tokio::test]
+async fn conflicting_entries_are_refused_by_restore_and_check_alike() {
+    // Not escapes, but entries a backup never writes: the same rule refuses them in both.
     for (entries, metadata, message) in [
         (
-            [
+            vec![
                 raw_entry(b"a", b'0', b"", b"x"),
                 raw_entry(b"a/b", b'0', b"", b"y"),
             ],
             counts(2, 0, 0, 2),
-            "archive entry `a/b` conflicts with an earlier entry: its parent `a` is a file",
+            "archive entry `a/b` conflicts with an earlier entry: its parent `a` is a file \
+             stored earlier in the archive",
         ),
         (
-            [
+            vec![
                 raw_entry(b"a/", b'5', b"", b""),
                 raw_entry(b"a", b'0', b"", b"y"),
             ],
             counts(1, 1, 0, 1),
-            "archive entry `a` conflicts with an earlier entry: it would replace a directory",
+            "archive entry `a` conflicts with an earlier entry: the path was stored earlier (as \
+             a directory): a files backup stores each path once",
+        ),
+        (
+            vec![
+                raw_entry(b"t/", b'5', b"", b""),
+                raw_entry(b"t/b", b'0', b"", b"x"),
+                raw_entry(b"t/a", b'0', b"", b"y"),
+            ],
+            counts(2, 1, 0, 2),
+            "archive entry `t/a` conflicts with an earlier entry: it comes after `t/b`: a files \
+             backup stores each tree in sorted order",
+        ),
+        (
+            vec![
+                raw_entry(b"t/", b'5', b"", b""),
+                raw_entry(b"u", b'0', b"", b"x"),
+                raw_entry(b"t/a", b'0', b"", b"y"),
+            ],
+            counts(2, 1, 0, 2),
+            "archive entry `t/a` conflicts with an earlier entry: the top-level entry `t` was \
+             stored earlier, before another one",
         ),
     ] {
         let tmp = tempfile::tempdir().unwrap();
-        let parent = tmp.path().join("restore");
-        fs::create_dir(&parent).unwrap();
-        let tar = archive(&entries);
-        let err = FilesTarget::new(parent.join("target"))
-            .restore(
-                &mut &tar[..],
-                &manifest(metadata),
-                &RestoreOptions::default(),
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");
-        assert_eq!(err.to_string(), message);
-        assert!(!parent.join("target").exists());
-        assert!(leftovers(&parent).is_empty());
+        let outcome = restore_and_check(tmp.path(), &archive(&entries), metadata).await;
+        for err in [&outcome.restore, &outcome.check] {
+            assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");
+            assert_eq!(err.to_string(), message);
+        }
     }
 }

@@ -96,12 +96,15 @@ async fn the_target_keeps_the_mode_of_the_directory_it_replaces_or_is_private() 
     let tmp = tempfile::tempdir().unwrap();
     let (tar, manifest) = fixture(tmp.path()).await;
 
-    let fresh = tmp.path().join("out/fresh");
+    let fresh = tmp.path().join("out/new/fresh");
     FilesTarget::new(&fresh)
         .restore(&mut &tar[..], &manifest, &RestoreOptions::default())
         .await
         .unwrap();
     assert_eq!(mode(&fresh), 0o700);
+    // So are the missing parents the restore creates (README, "Files restore").
+    assert_eq!(mode(&tmp.path().join("out/new")), 0o700);
+    assert_eq!(mode(&tmp.path().join("out")), 0o700);
 
     let dir = existing_target(tmp.path());
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o750)).unwrap();

@@ -201,6 +201,15 @@ pub enum RedisError {
     #[error("writing the dump failed: {0}")]
     Output(#[source] io::Error),
 
+    /// The temporary file a logical backup sorts a db's key names in failed (a full or
+    /// unwritable `TMPDIR`).
+    #[error("the logical backup's key list failed: {0}")]
+    KeySpill(#[from] crate::key_sorter::SpillError),
+
+    /// The blocking task sorting a db's key names panicked or was cancelled.
+    #[error("the logical backup's key list failed: {0}")]
+    KeySorterTask(#[source] tokio::task::JoinError),
+
     /// The target server cannot load the payloads of this backup (its RDB version is older).
     #[error(
         "redis {server} runs Redis {target_version}, which cannot load RDB version \

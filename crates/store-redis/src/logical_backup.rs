@@ -1,8 +1,6 @@
-//! The `logical` backup (and the `rdb` fallback): `SCAN` every selected db on a raw
-//! connection, `DUMP` + `PTTL` of each page's keys pipelined, records written as they arrive.
-
-use std::collections::HashSet;
-use std::hash::{BuildHasher, Hasher};
+//! The `logical` backup (and the `rdb` fallback): per selected db on a raw connection, `SCAN`
+//! every key into a [`KeySorter`] (each key once, in bounded memory), then `DUMP` + `PTTL` of
+//! the sorted keys pipelined in batches, records written as they arrive.
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
@@ -10,33 +8,13 @@ use crate::digest::{type_name, KeyDigest};
 use crate::endpoint::Endpoint;
 use crate::error::ReplyError;
 use crate::info::ServerInfo;
+use crate::key_sorter::{KeySorter, SortedKeys, MEMORY};
 use crate::layout::Layout;
 use crate::metadata;
 use crate::options::Mode;
 use crate::raw::RawConn;
 use crate::resp::{self, Reply};
 use crate::{now_ms, RedisError, RedisMetadata, RedisOptions, ServerError};
-
-/// Keys already written for one db: 64-bit hashes of their names (keyed by a per-backup
-/// random key, so the sets' own hasher can pass them through).
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type Seen = HashSet<u64, std::hash::BuildHasherDefault<PassThrough>>;
 
 /// A `SCAN` reply: the next cursor and the page's keys.
 fn scan_reply(server: &str, v: Reply) -> Result<(Vec<u8>, Vec<Vec<u8>>), RedisError> {
@@ -69,14 +47,9 @@ fn scan_reply(server: &str, v: Reply) -> Result<(Vec<u8>, Vec<Vec<u8>>), RedisEr
     Ok((cursor, keys))
 }
 
-/// The commands of one page: `SCAN <cursor>` first (unless the scan is done), so its reply
-/// arrives before this page's `DUMP`/`PTTL` replies and the next page can be sent while these
-/// are read; then `DUMP k` + `PTTL k` per key.
-fn page_commands(cursor: &[u8], keys: &[Vec<u8>], scan_count: &[u8], out: &mut Vec<u8>) {
+/// The commands of one batch: `DUMP k` + `PTTL k` per key.
+fn dump_commands(keys: &[Vec<u8>], out: &mut Vec<u8>) {
     out.clear();
-    if cursor != b"0" {
-        resp::command(&[b"SCAN", cursor, b"COUNT", scan_count], out);
-    }
     for k in keys {
         resp::command(&[b"DUMP", k], out);
         resp::command(&[b"PTTL", k], out);
@@ -153,10 +126,11 @@ impl Tally {
 }
 
 /// The key-by-key backup (`as_rdb`: laid out as an RDB file, see [`Layout`]) on a raw
-/// connection: every selected db, `SCAN` pages with their `DUMP`/`PTTL` pipelined, two pages
-/// in flight (the server works on the next page while this one's replies are read and
-/// written), records written as they arrive. Keys that vanish between `SCAN` and `DUMP` are
-/// skipped and counted; keys `SCAN` returns twice are written once.
+/// connection, db by db: every key `SCAN` returns goes into a [`KeySorter`] (keys `SCAN`
+/// returns twice are kept once, and counted), then the sorted keys' `DUMP`/`PTTL` go out in
+/// batches of `scan_count`, two batches in flight (the server works on the next while this
+/// one's replies are read and written), records written as they arrive. Keys that vanish
+/// between `SCAN` and `DUMP` are skipped and counted.
 pub(crate) async fn logical_backup(
     ep: &Endpoint,
     options: &RedisOptions,
@@ -168,6 +142,47 @@ pub(crate) async fn logical_backup(
     let result = logical_dump(&mut raw, options, info, out, as_rdb).await;
     raw.close().await;
     result
+}
+
+/// Every key of the selected db, each once, sorted.
+async fn scan_keys(raw: &mut RawConn, scan_count: &[u8]) -> Result<SortedKeys, RedisError> {
+    let mut sorter = KeySorter::new(MEMORY, std::env::temp_dir());
+    let mut cursor = b"0".to_vec();
+    loop {
+        let reply = raw.call("SCAN", &[&cursor, b"COUNT", scan_count]).await?;
+        let (next, keys) = scan_reply(&raw.server, reply)?;
+        for key in &keys {
+            if sorter.push(key) {
+                sorter = blocking(sorter, |sorter| sorter.spill()).await?;
+            }
+        }
+        if next == b"0" {
+            break;
+        }
+        cursor = next;
+    }
+    let sorted = tokio::task::spawn_blocking(move || sorter.finish()).await;
+    Ok(sorted.map_err(RedisError::KeySorterTask)??)
+}
+
+/// Runs `work` on `value` in a blocking task (the sorter's file I/O) and hands `value` back.
+async fn blocking<T, F>(mut value: T, work: F) -> Result<T, RedisError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut T) -> Result<(), crate::SpillError> + Send + 'static,
+{
+    let outcome = tokio::task::spawn_blocking(move || work(&mut value).map(|()| value)).await;
+    Ok(outcome.map_err(RedisError::KeySorterTask)??)
+}
+
+/// The next batch of up to `n` keys.
+async fn next_batch(keys: SortedKeys, n: usize) -> Result<(SortedKeys, Vec<Vec<u8>>), RedisError> {
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut keys = keys;
+        keys.batch(n).map(|batch| (keys, batch))
+    })
+    .await;
+    Ok(outcome.map_err(RedisError::KeySorterTask)??)
 }
 
 async fn logical_dump(
@@ -195,45 +210,28 @@ async fn logical_dump(
     };
     tally.layout.header(&mut tally.buf);
     let mut duplicates = 0u64;
-    let key_hasher = std::collections::hash_map::RandomState::new();
     let scan_count = options.scan_count.to_string();
+    let batch_size = options.scan_count.max(1) as usize;
     let mut commands = Vec::with_capacity(64 * 1024);
     for db in &dbs {
         raw.call("SELECT", &[db.to_string().as_bytes()]).await?;
-        let mut seen = Seen::default();
-        let mut dedupe = |keys: &mut Vec<Vec<u8>>| {
-            keys.retain(|k| {
-                let mut h = key_hasher.build_hasher();
-                h.write(k);
-                let fresh = seen.insert(h.finish());
-                if !fresh {
-                    duplicates += 1;
-                }
-                fresh
-            })
-        };
-        let first = raw
-            .call("SCAN", &[b"0", b"COUNT", scan_count.as_bytes()])
-            .await?;
-        let (mut cursor, mut keys) = scan_reply(&raw.server, first)?;
-        dedupe(&mut keys);
-        let mut previous: Option<Vec<Vec<u8>>> = None;
-        loop {
-            page_commands(&cursor, &keys, scan_count.as_bytes(), &mut commands);
+        let keys = scan_keys(raw, scan_count.as_bytes()).await?;
+        let (mut keys, mut batch) = next_batch(keys, batch_size).await?;
+        if !batch.is_empty() {
+            dump_commands(&batch, &mut commands);
             raw.send(&commands).await?;
-            if let Some(prev) = previous.take() {
-                tally.page(raw, *db, &prev, out).await?;
-            }
-            if cursor == b"0" {
-                tally.page(raw, *db, &keys, out).await?;
-                break;
-            }
-            let scan = raw.reply().await?;
-            let (next_cursor, mut next_keys) = scan_reply(&raw.server, scan)?;
-            dedupe(&mut next_keys);
-            previous = Some(std::mem::replace(&mut keys, next_keys));
-            cursor = next_cursor;
         }
+        while !batch.is_empty() {
+            let (rest, next) = next_batch(keys, batch_size).await?;
+            keys = rest;
+            if !next.is_empty() {
+                dump_commands(&next, &mut commands);
+                raw.send(&commands).await?;
+            }
+            tally.page(raw, *db, &batch, out).await?;
+            batch = next;
+        }
+        duplicates += keys.duplicates();
     }
     tally.flush(out).await?;
     let Tally {
