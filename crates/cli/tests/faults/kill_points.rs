@@ -205,7 +205,7 @@ fn prune_kill_points(kind: Kind, test: &'static str) {
     let mut tally = Tally::default();
     let mut full = None;
     for point in 0..runs(SHORT_RUNS) {
-        while s.ids(&["small"]).len() < 4 {
+        while s.ids(&["small"]).len() < 6 {
             s.run(&["backup", "small"])
                 .expect_code(0, "a backup to prune");
         }
