@@ -217,9 +217,26 @@ fn prune_kill_points(kind: Kind, test: &'static str) {
         });
         let before = s.ids(&["small"]);
         let newest = before[0].clone();
+        // Half the points a time into the run, half just after the lock is taken: on fs the
+        // removals take milliseconds, after a start-up that takes most of the run.
         let after_delay = rng.gen_range(Duration::ZERO..full * 3 / 2 + Duration::from_millis(1));
-        let (ended, stderr) = s.run_and_kill(&["prune", "small"], |elapsed| elapsed >= after_delay);
-        let context = format!("{kind} prune kill point {point} (after {after_delay:?})");
+        let after_lock = rng
+            .gen_bool(0.5)
+            .then(|| Duration::from_micros(rng.gen_range(0..3000)));
+        let mut locked_at = None;
+        let (ended, stderr) = s.run_and_kill(&["prune", "small"], |elapsed| match after_lock {
+            Some(extra) => {
+                if locked_at.is_none() && rig.locked("small") {
+                    locked_at = Some(elapsed);
+                }
+                locked_at.is_some_and(|at| elapsed >= at + extra)
+            }
+            None => elapsed >= after_delay,
+        });
+        let context = match after_lock {
+            Some(extra) => format!("{kind} prune kill point {point} ({extra:?} after the lock)"),
+            None => format!("{kind} prune kill point {point} (after {after_delay:?})"),
+        };
         let listed = s.list(&["small"]);
         let now = ids(&listed);
         assert!(
