@@ -117,11 +117,11 @@ fn a_refusing_s3_storage_makes_a_partial_backup() {
     let solo = s.run(&["backup", "solo"]);
     let stats = rig.proxy.stats();
     assert!(stats.refused > 0, "{stats:?}");
-    rig.check_partial("refuse", &ran, &solo);
     summary(&format!(
         "a_refusing_s3_storage_makes_a_partial_backup: {} connections refused, {} reset; exit {:?} (both storages) and {:?} (S3 alone)",
         stats.refused, stats.resets, ran.code, solo.code
     ));
+    rig.check_partial("refuse", &ran, &solo);
 }
 
 #[test]
@@ -139,11 +139,11 @@ fn an_s3_upload_reset_midway_makes_a_partial_backup() {
     let solo = s.run(&["backup", "solo"]);
     let stats = rig.proxy.stats();
     assert!(stats.resets > 0, "{stats:?}");
-    rig.check_partial("reset", &ran, &solo);
     summary(&format!(
         "an_s3_upload_reset_midway_makes_a_partial_backup: {} connections reset mid-upload; exit {:?} (both storages) and {:?} (S3 alone)",
         stats.resets, ran.code, solo.code
     ));
+    rig.check_partial("reset", &ran, &solo);
 }
 
 #[test]
@@ -181,11 +181,11 @@ fn a_stalled_s3_storage_is_dropped_and_the_backup_is_partial() {
     let ran = stall_mid_upload(&["backup", "app"]);
     let solo = stall_mid_upload(&["backup", "solo"]);
     let stats = rig.proxy.stats();
-    rig.check_partial("stall", &ran, &solo);
     summary(&format!(
         "a_stalled_s3_storage_is_dropped_and_the_backup_is_partial: {} stalled connections; exit {:?} (both storages) and {:?} (S3 alone)",
         stats.stalls, ran.code, solo.code
     ));
+    rig.check_partial("stall", &ran, &solo);
 }
 
 #[test]
