@@ -7,6 +7,8 @@
 //! - [`BytesSource`], a source that dumps bytes or dies midway; [`FailingReader`], a stream
 //!   that breaks off;
 //! - [`manifest`], a manifest as the pipeline writes it, for calling targets directly;
+//! - [`FaultProxy`], a TCP proxy in front of a real server that refuses, resets, stalls or
+//!   throttles connections on cue;
 //! - [`fake_tool`], a misbehaving `pg_dump` (or any client tool); [`free_port`], a loopback
 //!   port for a scratch server;
 //! - [`service_unavailable`], the skip-or-fail rule of tests that need a real server
@@ -45,6 +47,7 @@
 mod bytes_source;
 mod failing_reader;
 mod fake_tool;
+mod fault_proxy;
 mod manifest;
 mod memory_sink;
 mod ports;
@@ -59,6 +62,7 @@ mod services;
 pub use bytes_source::BytesSource;
 pub use failing_reader::FailingReader;
 pub use fake_tool::{fake_tool, REAL_VERSION};
+pub use fault_proxy::{Fault, FaultProxy, ProxyStats};
 pub use manifest::manifest;
 pub use memory_sink::MemorySink;
 pub use ports::free_port;
