@@ -81,6 +81,7 @@ mod layout;
 pub mod lock;
 mod manifest;
 pub mod pipeline;
+pub mod process;
 pub mod prune;
 pub mod retention;
 mod sink;
