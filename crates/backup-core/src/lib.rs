@@ -84,6 +84,7 @@ pub mod pipeline;
 pub mod process;
 pub mod prune;
 pub mod retention;
+pub mod scratch_name;
 mod sink;
 mod source;
 pub mod store;
