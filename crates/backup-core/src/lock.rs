@@ -74,8 +74,8 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-pub use crate::sink::PutIfAbsent;
 use crate::process::{self, Liveness, ProcRoot};
+pub use crate::sink::PutIfAbsent;
 use crate::{Error, Sink, SinkError};
 
 /// The name of the lock object in a source's folder.
@@ -562,7 +562,10 @@ mod tests {
         let proc = ProcRoot::at("/nonexistent-proc");
         let options = LockOptions::default();
         let mut holder = LockInfo::current("backup");
-        assert_eq!(staleness_in(&proc, &holder.host.clone(), &holder, &options), None);
+        assert_eq!(
+            staleness_in(&proc, &holder.host.clone(), &holder, &options),
+            None
+        );
         holder.started_at -= Duration::hours(7);
         let why = staleness_in(&proc, &holder.host.clone(), &holder, &options);
         assert!(why.is_some_and(|w| w.contains("stale_after")));

@@ -76,8 +76,7 @@ impl ProcRoot {
 
     /// The current boot id.
     pub fn boot_id(&self) -> Option<String> {
-        let text =
-            std::fs::read_to_string(self.path().join("sys/kernel/random/boot_id")).ok()?;
+        let text = std::fs::read_to_string(self.path().join("sys/kernel/random/boot_id")).ok()?;
         let id = text.trim();
         (!id.is_empty()).then(|| id.to_owned())
     }

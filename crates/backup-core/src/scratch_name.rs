@@ -158,7 +158,9 @@ mod tests {
         ] {
             assert_eq!(ScratchName::parse(P, name), None, "{name}");
         }
-        assert!(ScratchName::parse(P, "lifeboat_verify_1764892800_3fa9c1b20e_4242_k3x9a0").is_some());
+        assert!(
+            ScratchName::parse(P, "lifeboat_verify_1764892800_3fa9c1b20e_4242_k3x9a0").is_some()
+        );
     }
 
     #[cfg(target_os = "linux")]
@@ -180,14 +182,24 @@ mod tests {
             boot: if mine.boot == "0000" { "0001" } else { "0000" }.into(),
             ..mine.clone()
         };
-        assert!(rebooted.orphaned_in(&proc, now).unwrap().contains("rebooted"));
+        assert!(rebooted
+            .orphaned_in(&proc, now)
+            .unwrap()
+            .contains("rebooted"));
         // Another host's: only by age, whatever its pid.
         let foreign = ScratchName {
-            host: if mine.host == "000000" { "000001" } else { "000000" }.into(),
+            host: if mine.host == "000000" {
+                "000001"
+            } else {
+                "000000"
+            }
+            .into(),
             pid: 4_000_000_000,
             ..mine.clone()
         };
         assert_eq!(foreign.orphaned_in(&proc, now), None);
-        assert!(foreign.orphaned_in(&proc, now + Duration::days(8)).is_some());
+        assert!(foreign
+            .orphaned_in(&proc, now + Duration::days(8))
+            .is_some());
     }
 }

@@ -498,7 +498,10 @@ async fn an_old_format_lock_is_judged_by_pid_and_age() {
         foreign_lock(&this_host(), 1, OffsetDateTime::now_utc(), "t"),
     );
     let (_, holder) = held(acquire_default(&sink).await);
-    assert_eq!((holder.pid, holder.process_start, holder.boot_id), (1, None, None));
+    assert_eq!(
+        (holder.pid, holder.process_start, holder.boot_id),
+        (1, None, None)
+    );
     // Live pid, older than stale_after: nothing proves it is the holder, taken.
     sink.set_object(
         KEY,

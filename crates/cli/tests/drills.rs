@@ -41,7 +41,9 @@ fn pidfiles(runtime: &Path) -> Vec<PathBuf> {
 fn running(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => {
-            let state = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().next();
+            let state = stat[stat.rfind(')').unwrap() + 1..]
+                .split_whitespace()
+                .next();
             !matches!(state, Some("Z") | Some("X"))
         }
         Err(_) => false,
@@ -63,6 +65,38 @@ fn boot_id() -> String {
         .unwrap()
         .trim()
         .to_owned()
+}
+
+/// A `redis-server` child of `parent` and the loopback port it answers on (its `--port`
+/// argument: redis-server keeps its arguments in its title).
+fn listening_redis_child(parent: u32) -> Option<(u32, u16)> {
+    let tasks = std::fs::read_dir(format!("/proc/{parent}/task")).ok()?;
+    for task in tasks.flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for pid in children
+            .split_whitespace()
+            .filter_map(|p| p.parse::<u32>().ok())
+        {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if !comm.starts_with("redis") {
+                continue;
+            }
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            let port = text
+                .split_whitespace()
+                .find_map(|w| w.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()))
+                .or_else(|| {
+                    let words: Vec<&str> = text.split_whitespace().collect();
+                    let i = words.iter().position(|w| *w == "--port")?;
+                    words.get(i + 1)?.parse().ok()
+                })?;
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some((pid, port));
+            }
+        }
+    }
+    None
 }
 
 /// The first reply line of `command` sent without authentication.
@@ -110,11 +144,11 @@ fn a_killed_drill_takes_its_scratch_server_with_it_and_the_next_drill_cleans_up(
         .spawn()
         .unwrap();
 
-    // The drill's scratch server is up once its pidfile is written.
+    // The drill's scratch server: a redis-server child of the drill, once it listens.
     let deadline = Instant::now() + Duration::from_secs(60);
-    let pidfile = loop {
-        if let Some(p) = pidfiles(runtime.path()).pop() {
-            break p;
+    let (server, port) = loop {
+        if let Some(found) = listening_redis_child(drill.id()) {
+            break found;
         }
         assert!(
             drill.try_wait().unwrap().is_none(),
@@ -123,20 +157,16 @@ fn a_killed_drill_takes_its_scratch_server_with_it_and_the_next_drill_cleans_up(
         assert!(Instant::now() < deadline, "no scratch server after 60 s");
         std::thread::sleep(Duration::from_millis(5));
     };
-    let record: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&pidfile).unwrap()).unwrap();
-    let server = u32::try_from(record["server"]["pid"].as_u64().unwrap()).unwrap();
-    let port = u16::try_from(record["port"].as_u64().unwrap()).unwrap();
-    assert_eq!(record["owner"]["pid"], drill.id());
-    assert!(running(server));
     // A stranger on the port gets nothing (the issue's `redis-cli -p <port> get key:42`).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the scratch server never listened");
-        std::thread::sleep(Duration::from_millis(5));
-    }
     let reply = unauthenticated(port, "GET key:42");
     assert!(reply.starts_with("-NOAUTH"), "{reply}");
+    // Its pidfile names it and the drill.
+    let pidfile = pidfiles(runtime.path()).pop().expect("a pidfile");
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&pidfile).unwrap()).unwrap();
+    assert_eq!(record["server"]["pid"], server);
+    assert_eq!(record["port"], port);
+    assert_eq!(record["owner"]["pid"], drill.id());
 
     assert!(
         drill.try_wait().unwrap().is_none(),
@@ -182,7 +212,14 @@ fn the_next_drill_stops_a_live_orphan_and_leaves_a_running_drills_server() {
             .unwrap()
             .keep();
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--save", "", "--bind", "127.0.0.1"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--bind",
+                "127.0.0.1",
+            ])
             .arg("--dir")
             .arg(&scratch)
             .stdout(Stdio::null())
@@ -217,7 +254,10 @@ fn the_next_drill_stops_a_live_orphan_and_leaves_a_running_drills_server() {
         .success();
     assert!(!orphan.wait().unwrap().success(), "the orphan was stopped");
     assert!(!orphan_dir.exists());
-    assert!(alive.try_wait().unwrap().is_none(), "a live drill's server was stopped");
+    assert!(
+        alive.try_wait().unwrap().is_none(),
+        "a live drill's server was stopped"
+    );
     assert!(folder.join(format!("redis-{}.json", alive.id())).exists());
     alive.kill().unwrap();
     alive.wait().unwrap();

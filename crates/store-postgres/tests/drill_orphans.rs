@@ -57,7 +57,11 @@ async fn the_next_drill_drops_scratch_databases_of_dead_drills_only() {
         .await
         .unwrap();
     assert!(!database_exists(&dead.name), "{} was left", dead.name);
-    assert!(!database_exists(&dead_part.name), "{} was left", dead_part.name);
+    assert!(
+        !database_exists(&dead_part.name),
+        "{} was left",
+        dead_part.name
+    );
     for kept in [&running, &foreign, &users[0], &users[1]] {
         assert!(database_exists(&kept.name), "{} was dropped", kept.name);
     }

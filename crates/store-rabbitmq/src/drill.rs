@@ -200,7 +200,10 @@ impl RabbitmqDrill {
             else {
                 continue;
             };
-            tracing::warn!(vhost, "deleting the scratch vhost of a restore drill that died: {why}");
+            tracing::warn!(
+                vhost,
+                "deleting the scratch vhost of a restore drill that died: {why}"
+            );
             if let Err(e) = self.api.delete_vhost(Step::Scratch, vhost).await {
                 tracing::warn!(vhost, error = %e, "could not delete a dead drill's scratch vhost");
             }

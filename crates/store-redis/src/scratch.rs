@@ -505,7 +505,10 @@ mod tests {
         let reply = raw(server.port(), "SET key:42 v\r\nGET key:42\r\nQUIT\r\n").await;
         let lines: Vec<&str> = reply.lines().collect();
         assert!(lines.len() >= 2, "{reply}");
-        assert!(lines[..2].iter().all(|l| l.starts_with("-NOAUTH")), "{reply}");
+        assert!(
+            lines[..2].iter().all(|l| l.starts_with("-NOAUTH")),
+            "{reply}"
+        );
         let reply = raw(
             server.port(),
             &format!("AUTH {pw}\r\nCONFIG GET bind\r\nCONFIG GET protected-mode\r\nQUIT\r\n"),
@@ -513,7 +516,10 @@ mod tests {
         .await;
         assert!(reply.starts_with("+OK"), "{reply}");
         assert!(reply.contains("127.0.0.1"), "{reply}");
-        assert!(!reply.contains("0.0.0.0") && !reply.contains("* "), "{reply}");
+        assert!(
+            !reply.contains("0.0.0.0") && !reply.contains("* "),
+            "{reply}"
+        );
         assert!(reply.contains("protected-mode\r\n$3\r\nyes"), "{reply}");
         // Not in argv, not in its folder.
         let cmdline = std::fs::read(format!("/proc/{}/cmdline", server.pid())).unwrap();
@@ -540,7 +546,14 @@ mod tests {
             .unwrap();
         let port = lifeboat_testing::free_port();
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
             .arg("--dir")
             .arg(dir.path())
             .stdout(Stdio::null())
@@ -553,7 +566,10 @@ mod tests {
         let proc = ProcRoot::default();
         // `comm` turns into redis-server once the exec is done.
         for _ in 0..500 {
-            if proc.command_name(pid).is_some_and(|c| c.starts_with("redis")) {
+            if proc
+                .command_name(pid)
+                .is_some_and(|c| c.starts_with("redis"))
+            {
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -598,8 +614,11 @@ mod tests {
         let mut unrelated = Command::new("sleep").arg("60").spawn().unwrap();
         let mut reused = wait_stamp(unrelated.id());
         reused.start_ticks += 1;
-        scratch_pidfile::write(runtime.path(), &record(reused, dead_owner.clone(), &orphan_dir))
-            .unwrap();
+        scratch_pidfile::write(
+            runtime.path(),
+            &record(reused, dead_owner.clone(), &orphan_dir),
+        )
+        .unwrap();
         // 4. Its exact stamp, but not a redis-server.
         let mut sleeper = Command::new("sleep").arg("60").spawn().unwrap();
         scratch_pidfile::write(
@@ -608,7 +627,9 @@ mod tests {
         )
         .unwrap();
 
-        let server = start_in(runtime.path(), ScratchOptions::new()).await.unwrap();
+        let server = start_in(runtime.path(), ScratchOptions::new())
+            .await
+            .unwrap();
         let status = orphan.wait().unwrap();
         assert!(!status.success(), "the orphan was killed: {status:?}");
         assert!(!orphan_dir.exists());

@@ -145,8 +145,7 @@ pub(crate) fn sweep(proc: &ProcRoot, dir: &Path) -> Swept {
                 else {
                     continue;
                 };
-                if let Err(e) = rustix::process::kill_process(pid, rustix::process::Signal::KILL)
-                {
+                if let Err(e) = rustix::process::kill_process(pid, rustix::process::Signal::KILL) {
                     tracing::warn!(pid = server.pid, error = %e,
                         "cannot stop an orphaned scratch redis-server");
                     continue;
