@@ -185,8 +185,8 @@ pub enum LockError {
     Held {
         /// The storage where the lock is held.
         storage: String,
-        /// Who holds it.
-        holder: LockInfo,
+        /// Who holds it (boxed: it keeps every `Result` carrying a `LockError` small).
+        holder: Box<LockInfo>,
     },
     /// A storage failed while locking or unlocking.
     #[error("lock: {0}")]
@@ -418,14 +418,14 @@ async fn acquire_one(
             // Someone replaced the lock we created: they hold it now.
             return Err(LockError::Held {
                 storage: sink.name().to_owned(),
-                holder: existing.info,
+                holder: Box::new(existing.info),
             });
         }
         match staleness(&existing.info, options) {
             None => {
                 return Err(LockError::Held {
                     storage: sink.name().to_owned(),
-                    holder: existing.info,
+                    holder: Box::new(existing.info),
                 })
             }
             Some(why) => {

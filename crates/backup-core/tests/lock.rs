@@ -46,7 +46,7 @@ fn storages(sinks: &[&MemorySink]) -> Vec<Arc<dyn Sink>> {
 
 fn held(result: Result<lock::LockGuard, LockError>) -> (String, lock::LockInfo) {
     match result {
-        Err(LockError::Held { storage, holder }) => (storage, holder),
+        Err(LockError::Held { storage, holder }) => (storage, *holder),
         Err(other) => panic!("expected Held, got {other}"),
         Ok(guard) => panic!("expected Held, got a lock: {guard:?}"),
     }
