@@ -10,12 +10,20 @@
 //!
 //! # Taking over a stale lock
 //!
-//! An existing lock is taken over (with a `tracing` warning naming the old holder) when
-//! - its holder ran on **this host** (same `gethostname`) and its process is gone: on Linux,
-//!   `/proc/<pid>` does not exist. Where there is no `/proc` (other systems) the process is
-//!   assumed alive and only the age rule applies. A pid reused by an unrelated process also
-//!   looks alive: the age rule then releases the lock eventually;
-//! - or it is older than [`LockOptions::stale_after`] (6 hours by default), whatever the host.
+//! The lock also records the holder's process start time and the host's boot id
+//! ([`crate::process`]), so that a pid reused after the holder died (or after a reboot) is not
+//! mistaken for it. An existing lock is taken over (with a `tracing` warning naming the old
+//! holder and why) when
+//! - its holder ran on **this host** (same `gethostname`) and `/proc` shows it is gone: no
+//!   process has its pid, the host rebooted since (another boot id), or the pid now belongs to
+//!   another process (another start time);
+//! - or it is older than [`LockOptions::stale_after`] (6 hours by default), whatever the host,
+//!   unless it is **provably alive and the same process**: same host, same boot, same pid,
+//!   same start time. Such a holder keeps its lock however long its run takes.
+//!
+//! Locks written by earlier versions carry no start time nor boot id: they are judged by pid
+//! (a dead one is taken over at once) and by age (a live pid proves nothing). Where there is
+//! no `/proc` (other systems) only the age rule applies.
 //!
 //! Otherwise [`acquire`] fails with [`LockError::Held`], which the CLI maps to **exit 11**
 //! (see [`LockError::is_held`]).
@@ -58,7 +66,6 @@
 //! ```
 
 use std::fmt;
-use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -67,6 +74,7 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
+use crate::process::{self, Liveness, ProcRoot};
 pub use crate::sink::PutIfAbsent;
 use crate::{Error, Sink, SinkError};
 
@@ -102,17 +110,28 @@ pub struct LockInfo {
     pub operation: String,
     /// The holder's version, e.g. `lifeboat 0.1.0`.
     pub tool_version: String,
+    /// The holder's process start time in clock ticks after boot (`/proc/<pid>/stat` field
+    /// 22); absent in locks of earlier versions and where there is no `/proc`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_start: Option<u64>,
+    /// The holder host's boot id (`/proc/sys/kernel/random/boot_id`); absent as
+    /// `process_start` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
 }
 
 impl LockInfo {
     /// A description of this process doing `operation`, now.
     fn current(operation: &str) -> Self {
+        let stamp = process::current();
         Self {
             host: hostname(),
             pid: std::process::id(),
             started_at: OffsetDateTime::now_utc(),
             operation: operation.to_owned(),
             tool_version: format!("lifeboat {}", env!("CARGO_PKG_VERSION")),
+            process_start: stamp.as_ref().map(|s| s.start_ticks),
+            boot_id: stamp.map(|s| s.boot_id),
         }
     }
 }
@@ -166,8 +185,8 @@ pub enum LockError {
     Held {
         /// The storage where the lock is held.
         storage: String,
-        /// Who holds it.
-        holder: LockInfo,
+        /// Who holds it (boxed: it keeps every `Result` carrying a `LockError` small).
+        holder: Box<LockInfo>,
     },
     /// A storage failed while locking or unlocking.
     #[error("lock: {0}")]
@@ -399,14 +418,14 @@ async fn acquire_one(
             // Someone replaced the lock we created: they hold it now.
             return Err(LockError::Held {
                 storage: sink.name().to_owned(),
-                holder: existing.info,
+                holder: Box::new(existing.info),
             });
         }
         match staleness(&existing.info, options) {
             None => {
                 return Err(LockError::Held {
                     storage: sink.name().to_owned(),
-                    holder: existing.info,
+                    holder: Box::new(existing.info),
                 })
             }
             Some(why) => {
@@ -461,15 +480,35 @@ async fn take_over(sink: &dyn Sink, key: &str, stale_token: &str) -> Result<(), 
 
 /// Why a lock held by `holder` may be taken over, or `None` if it may not.
 ///
-/// On this host the process decides: a live holder keeps its lock however long its run takes
-/// (a 7-hour dump must not be joined by a second run), a dead one loses it at once. The age
-/// rule is for holders on other hosts (or where liveness cannot be known).
+/// A holder on this host that `/proc` shows is gone (dead pid, another boot, another process
+/// under its pid) loses its lock at once. Past `stale_after` any lock is taken over unless
+/// its holder is provably alive and the same process (same host, boot, pid and start time):
+/// a 7-hour dump must not be joined by a second run, but a pid that merely looks alive (a lock
+/// of an earlier version, another host, no `/proc`) proves nothing.
 fn staleness(holder: &LockInfo, options: &LockOptions) -> Option<String> {
-    if holder.host == hostname() {
-        match process_alive(holder.pid) {
-            Some(false) => return Some(format!("process {} is gone on this host", holder.pid)),
-            Some(true) => return None,
-            None => {}
+    staleness_in(&ProcRoot::default(), &hostname(), holder, options)
+}
+
+fn staleness_in(
+    proc: &ProcRoot,
+    this_host: &str,
+    holder: &LockInfo,
+    options: &LockOptions,
+) -> Option<String> {
+    if holder.host == this_host {
+        let pid = holder.pid;
+        match proc.judge(pid, holder.process_start, holder.boot_id.as_deref()) {
+            Liveness::Dead => return Some(format!("process {pid} is gone on this host")),
+            Liveness::Rebooted => {
+                return Some(format!("this host rebooted since process {pid} took it"))
+            }
+            Liveness::Reused => {
+                return Some(format!(
+                    "pid {pid} now belongs to another process (its start time differs)"
+                ))
+            }
+            Liveness::Same => return None,
+            Liveness::AliveUnproven | Liveness::Unknown => {}
         }
     }
     let age = OffsetDateTime::now_utc() - holder.started_at;
@@ -509,19 +548,6 @@ fn hostname() -> String {
     gethostname::gethostname().to_string_lossy().into_owned()
 }
 
-/// Whether process `pid` exists on this host: `Some` on systems with `/proc` (Linux), `None`
-/// (unknown) elsewhere.
-fn process_alive(pid: u32) -> Option<bool> {
-    process_alive_in(Path::new("/proc"), pid)
-}
-
-fn process_alive_in(proc_root: &Path, pid: u32) -> Option<bool> {
-    if !proc_root.join("self").exists() {
-        return None;
-    }
-    Some(proc_root.join(pid.to_string()).exists())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -531,16 +557,18 @@ mod tests {
         assert_eq!(lock_key("orders"), "orders/lock.json");
     }
 
-    #[cfg(target_os = "linux")]
     #[test]
-    fn proc_tells_live_and_dead_processes() {
-        assert_eq!(process_alive(std::process::id()), Some(true));
-        assert_eq!(process_alive(4_000_000_000), Some(false));
-    }
-
-    #[test]
-    fn without_proc_liveness_is_unknown() {
-        assert_eq!(process_alive_in(Path::new("/nonexistent-proc"), 1), None);
+    fn without_proc_only_age_frees_a_lock_of_this_host() {
+        let proc = ProcRoot::at("/nonexistent-proc");
+        let options = LockOptions::default();
+        let mut holder = LockInfo::current("backup");
+        assert_eq!(
+            staleness_in(&proc, &holder.host.clone(), &holder, &options),
+            None
+        );
+        holder.started_at -= Duration::hours(7);
+        let why = staleness_in(&proc, &holder.host.clone(), &holder, &options);
+        assert!(why.is_some_and(|w| w.contains("stale_after")));
     }
 
     #[test]
@@ -551,6 +579,8 @@ mod tests {
             started_at: time::macros::datetime!(2024-01-01 02:00 UTC),
             operation: "backup".into(),
             tool_version: "lifeboat 0.1.0".into(),
+            process_start: Some(7),
+            boot_id: Some("b".into()),
         };
         assert_eq!(
             info.to_string(),

@@ -46,7 +46,7 @@ fn storages(sinks: &[&MemorySink]) -> Vec<Arc<dyn Sink>> {
 
 fn held(result: Result<lock::LockGuard, LockError>) -> (String, lock::LockInfo) {
     match result {
-        Err(LockError::Held { storage, holder }) => (storage, holder),
+        Err(LockError::Held { storage, holder }) => (storage, *holder),
         Err(other) => panic!("expected Held, got {other}"),
         Ok(guard) => panic!("expected Held, got a lock: {guard:?}"),
     }
@@ -388,20 +388,147 @@ async fn memory_sink_put_if_absent_creates_once() {
     assert_eq!(sink.object("a/b").unwrap(), Bytes::from_static(b"1"));
 }
 
+/// A lock as this version writes it, with the holder's process start time and boot id.
+fn stamped_lock(pid: u32, start: u64, boot_id: &str, started_at: OffsetDateTime) -> Vec<u8> {
+    let mut lock: serde_json::Value =
+        serde_json::from_slice(&foreign_lock(&this_host(), pid, started_at, "t")).unwrap();
+    lock["process_start"] = start.into();
+    lock["boot_id"] = boot_id.into();
+    serde_json::to_vec(&lock).unwrap()
+}
+
+fn dated_2020() -> OffsetDateTime {
+    time::macros::datetime!(2020-03-01 02:00 UTC)
+}
+
+async fn acquire_default(sink: &MemorySink) -> Result<lock::LockGuard, LockError> {
+    lock::acquire(
+        &storages(&[sink]),
+        "orders",
+        "backup",
+        &LockOptions::default(),
+    )
+    .await
+}
+
+#[cfg(target_os = "linux")]
 #[tokio::test]
-async fn an_old_lock_of_a_live_process_on_this_host_is_still_held() {
-    // A long run (a 7-hour dump) must not be joined by a second one.
+async fn a_lock_from_2020_whose_pid_is_now_another_live_process_is_taken() {
+    // After a reboot pid 1 (or any pid) is alive again, but it is not the holder.
     let sink = MemorySink::new("local");
-    let long_ago = OffsetDateTime::now_utc() - time::Duration::days(2);
-    sink.set_object(KEY, foreign_lock(&this_host(), 1, long_ago, "t"));
-    let (_, holder) = held(
-        lock::acquire(
-            &storages(&[&sink]),
-            "orders",
-            "backup",
-            &LockOptions::default(),
-        )
-        .await,
+    sink.set_object(KEY, foreign_lock(&this_host(), 1, dated_2020(), "old"));
+    let guard = acquire_default(&sink).await.unwrap();
+    let stored: serde_json::Value = serde_json::from_slice(&sink.object(KEY).unwrap()).unwrap();
+    assert_eq!(stored["pid"], std::process::id());
+    guard.release().await.unwrap();
+
+    // The same with this version's format: pid 1's recorded start time is not its own.
+    let me = backup_core::process::current().unwrap();
+    let pid1 = backup_core::process::ProcRoot::default()
+        .start_ticks(1)
+        .unwrap();
+    sink.set_object(KEY, stamped_lock(1, pid1 + 1, &me.boot_id, dated_2020()));
+    acquire_default(&sink)
+        .await
+        .unwrap()
+        .release()
+        .await
+        .unwrap();
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_fresh_lock_whose_pid_was_reused_or_whose_boot_is_over_is_taken() {
+    let sink = MemorySink::new("local");
+    let me = backup_core::process::current().unwrap();
+    let now = OffsetDateTime::now_utc();
+    // A live pid (ours) with another start time: another process now has it.
+    sink.set_object(
+        KEY,
+        stamped_lock(me.pid, me.start_ticks + 1, &me.boot_id, now),
     );
-    assert_eq!(holder.pid, 1);
+    acquire_default(&sink)
+        .await
+        .unwrap()
+        .release()
+        .await
+        .unwrap();
+    // Another boot: whatever runs under that pid now, the holder died with the reboot.
+    sink.set_object(
+        KEY,
+        stamped_lock(
+            me.pid,
+            me.start_ticks,
+            "00000000-0000-0000-0000-000000000000",
+            now,
+        ),
+    );
+    acquire_default(&sink)
+        .await
+        .unwrap()
+        .release()
+        .await
+        .unwrap();
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_live_holder_that_is_provably_the_same_process_keeps_its_lock_however_old() {
+    // A long run (a 7-hour dump) must not be joined by a second one: this very process, with
+    // its own start time and boot id, holding a lock dated 2020.
+    let sink = MemorySink::new("local");
+    let me = backup_core::process::current().unwrap();
+    sink.set_object(
+        KEY,
+        stamped_lock(me.pid, me.start_ticks, &me.boot_id, dated_2020()),
+    );
+    let (_, holder) = held(acquire_default(&sink).await);
+    assert_eq!(holder.pid, me.pid);
+    assert_eq!(holder.process_start, Some(me.start_ticks));
+    assert_eq!(holder.boot_id.as_deref(), Some(me.boot_id.as_str()));
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn an_old_format_lock_is_judged_by_pid_and_age() {
+    let sink = MemorySink::new("local");
+    // Live pid, fresh: held (it may be a run of the earlier version).
+    sink.set_object(
+        KEY,
+        foreign_lock(&this_host(), 1, OffsetDateTime::now_utc(), "t"),
+    );
+    let (_, holder) = held(acquire_default(&sink).await);
+    assert_eq!(
+        (holder.pid, holder.process_start, holder.boot_id),
+        (1, None, None)
+    );
+    // Live pid, older than stale_after: nothing proves it is the holder, taken.
+    sink.set_object(
+        KEY,
+        foreign_lock(
+            &this_host(),
+            1,
+            OffsetDateTime::now_utc() - Duration::hours(7),
+            "t",
+        ),
+    );
+    acquire_default(&sink)
+        .await
+        .unwrap()
+        .release()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn locks_record_the_holders_start_time_and_boot() {
+    let sink = MemorySink::new("local");
+    let guard = acquire_default(&sink).await.unwrap();
+    let stored: serde_json::Value = serde_json::from_slice(&sink.object(KEY).unwrap()).unwrap();
+    if let Some(me) = backup_core::process::current() {
+        assert_eq!(stored["process_start"], me.start_ticks);
+        assert_eq!(stored["boot_id"], me.boot_id.as_str());
+        assert_eq!(guard.info().process_start, Some(me.start_ticks));
+    }
+    guard.release().await.unwrap();
 }

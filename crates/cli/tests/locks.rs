@@ -79,6 +79,26 @@ fn a_lock_whose_process_is_gone_is_taken_over() {
     assert_eq!(list_json(dir.path(), &[]).len(), 1);
 }
 
+#[cfg(target_os = "linux")]
+#[test]
+fn a_2020_lock_whose_pid_is_now_an_unrelated_live_process_is_taken_over() {
+    // A reboot gave the holder's pid to another process (here pid 1): the age rule frees it.
+    let dir = setup();
+    let body = serde_json::json!({
+        "format": "lifeboat-lock/1", "host": gethostname::gethostname().to_string_lossy(),
+        "pid": 1, "started_at": "2020-03-01T02:00:00Z",
+        "operation": "backup", "tool_version": "lifeboat 0.1.0", "token": "0123abcd",
+    });
+    std::fs::create_dir_all(dir.path().join("backups/app")).unwrap();
+    std::fs::write(dir.path().join("backups/app/lock.json"), body.to_string()).unwrap();
+    lifeboat(dir.path())
+        .arg("backup")
+        .assert()
+        .success()
+        .stderr(contains("taking over"));
+    assert!(!dir.path().join("backups/app/lock.json").exists());
+}
+
 /// A files source big enough, and compressed hard enough, that its backup takes seconds.
 fn slow_source(dir: &Path, extra: &str) {
     let data = dir.join("data");

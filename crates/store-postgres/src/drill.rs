@@ -4,25 +4,28 @@
 use std::time::Instant;
 
 use async_trait::async_trait;
+use backup_core::scratch_name::{self, ScratchName};
 use backup_core::{FormatCheck, Manifest, Report, StoreError};
 use serde::Serialize;
 use tokio::io::AsyncRead;
 
 use crate::bundle::{BundleReader, PartKind};
 use crate::conn::ConnInfo;
-use crate::error::PostgresError;
+use crate::error::{PostgresError, Step};
 use crate::format::ArtifactFormat;
 use crate::metadata::{DatabaseMetadata, PostgresMetadata};
 use crate::options::{DumpFormat, PostgresOptions};
 use crate::restore::Loader;
 use crate::FORMAT_BUNDLE;
 
-/// `verify --deep`: a restore drill. Each database of the backup is restored into
-/// `lifeboat_verify_<backup id>_<random>` (lower-cased, `[a-z0-9_]`, with `_<n>` per database
-/// of a bundle; the random part lets two drills of the same backup run at once) on the
-/// source's server; every table's exact row count, the large objects and the
-/// schema hash are compared with the manifest, and the scratch database is dropped whatever
-/// happened. A difference is an integrity failure (exit 13).
+/// `verify --deep`: a restore drill. Each database of the backup is restored into a scratch
+/// database `lifeboat_verify_<time>_<host+boot>_<pid>_<random>` (with `_<n>` per database of a
+/// bundle; see [`backup_core::scratch_name`]) on the source's server; every table's exact row
+/// count, the large objects and the schema hash are compared with the manifest, and the
+/// scratch database is dropped whatever happened. A difference is an integrity failure
+/// (exit 13). A drill killed outright cannot drop its database: each drill first drops the
+/// scratch databases whose drill is provably gone (never a user's database, whose name
+/// cannot have that shape, nor one of a drill still running).
 #[derive(Debug)]
 pub struct PostgresDrill {
     options: PostgresOptions,
@@ -106,7 +109,8 @@ impl PostgresDrill {
             .metadata_as()
             .map_err(|source| PostgresError::BadManifest { source })?;
         let loader = Loader::new(&self.options);
-        let base = scratch_name(&manifest.id.to_string(), &random_suffix());
+        self.drop_orphans(&loader).await;
+        let base = scratch_name::new_name(SCRATCH_PREFIX);
         let started = Instant::now();
         let mut results = Vec::new();
         if let Some(format) = format.single() {
@@ -165,6 +169,42 @@ impl PostgresDrill {
     }
 }
 
+impl PostgresDrill {
+    /// Drops the scratch databases left by drills that are gone. Best effort: a failure is
+    /// logged, and the drill goes on.
+    async fn drop_orphans(&self, loader: &Loader<'_>) {
+        let maintenance = self.conn.with_database(&self.options.maintenance_database);
+        let names: Vec<String> = match maintenance.connect().await {
+            Ok(client) => match client
+                .query("SELECT datname FROM pg_catalog.pg_database", &[])
+                .await
+            {
+                Ok(rows) => rows.iter().map(|r| r.get(0)).collect(),
+                Err(e) => {
+                    let e = PostgresError::query(Step::Databases, &maintenance, e);
+                    tracing::warn!("cannot look for scratch databases of dead drills: {e}");
+                    return;
+                }
+            },
+            Err(e) => {
+                tracing::warn!("cannot look for scratch databases of dead drills: {e}");
+                return;
+            }
+        };
+        for name in names {
+            let Some(why) = ScratchName::parse(SCRATCH_PREFIX, &name).and_then(|n| n.orphaned())
+            else {
+                continue;
+            };
+            tracing::warn!(database = %name, "dropping the scratch database of a restore drill that died: {why}");
+            loader.drop_quietly(&self.conn.with_database(&name)).await;
+        }
+    }
+}
+
+/// The prefix of scratch database names.
+const SCRATCH_PREFIX: &str = "lifeboat_verify_";
+
 /// One database's drill, as the report's `details.databases[]` shows it.
 #[derive(Debug, Serialize)]
 struct Drilled {
@@ -183,47 +223,6 @@ struct Drilled {
     sslmode: &'static str,
     /// The TLS version of the comparing connection, `None` if unencrypted.
     tls: Option<String>,
-}
-
-/// Length of the random part of a scratch name.
-const SUFFIX_LEN: usize = 8;
-
-/// The longest scratch name before a bundle's `_<n>`: room for `_<n>` up to `_99999999`
-/// within PostgreSQL's 63-byte identifiers.
-const MAX_BASE: usize = 54;
-
-/// `SUFFIX_LEN` random characters of `[a-z0-9]` (36^8 ≈ 2.8e12 names).
-fn random_suffix() -> String {
-    use rand::Rng;
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::thread_rng();
-    (0..SUFFIX_LEN)
-        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
-        .collect()
-}
-
-/// `lifeboat_verify_<id>_<suffix>`: lower-case, `[a-z0-9_]` only, at most [`MAX_BASE`]
-/// bytes; the id is shortened, never the suffix.
-pub(crate) fn scratch_name(id: &str, suffix: &str) -> String {
-    let clean = |text: &str| -> String {
-        text.chars()
-            .map(|c| {
-                let c = c.to_ascii_lowercase();
-                if c.is_ascii_alphanumeric() {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect()
-    };
-    let suffix = clean(suffix);
-    let prefix = "lifeboat_verify_";
-    let mut id = clean(id);
-    id.truncate(MAX_BASE.saturating_sub(prefix.len() + 1 + suffix.len()));
-    let mut name = format!("{prefix}{id}_{suffix}");
-    name.truncate(MAX_BASE);
-    name
 }
 
 #[async_trait]
@@ -245,45 +244,17 @@ impl FormatCheck for PostgresDrill {
 mod tests {
     use super::*;
 
-    use proptest::prelude::*;
-
     #[test]
-    fn scratch_names_are_safe() {
-        assert_eq!(
-            scratch_name("20261121T020000Z-3f9A1c", "k3x9a0qz"),
-            "lifeboat_verify_20261121t020000z_3f9a1c_k3x9a0qz"
-        );
-        assert_eq!(
-            scratch_name("a\"; DROP", "abcdefgh"),
-            "lifeboat_verify_a___drop_abcdefgh"
-        );
-        let long = scratch_name(&"x".repeat(100), "abcdefgh");
-        assert_eq!(long.len(), MAX_BASE);
-        assert!(long.ends_with("x_abcdefgh"), "{long}");
-    }
-
-    #[test]
-    fn two_drills_of_one_backup_get_different_names() {
-        let id = "20261121T020000Z-3f9A1c";
-        let a = scratch_name(id, &random_suffix());
-        let b = scratch_name(id, &random_suffix());
+    fn scratch_names_are_recognisable_and_fit_with_a_bundle_part() {
+        let a = scratch_name::new_name(SCRATCH_PREFIX);
+        let b = scratch_name::new_name(SCRATCH_PREFIX);
         assert_ne!(a, b);
-        assert_eq!(
-            a.len(),
-            "lifeboat_verify_20261121t020000z_3f9a1c_".len() + SUFFIX_LEN
-        );
-    }
-
-    proptest! {
-        #[test]
-        fn any_id_gives_a_valid_name(id in ".{0,120}") {
-            let name = scratch_name(&id, &random_suffix());
-            // With a bundle's `_<n>` it still fits PostgreSQL's 63 bytes.
-            let with_part = format!("{name}_99999999");
-            prop_assert!(with_part.len() <= 63);
-            prop_assert!(name.starts_with("lifeboat_verify_"));
-            prop_assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
-            prop_assert_eq!(name.rsplit('_').next().map(str::len), Some(SUFFIX_LEN));
-        }
+        let with_part = format!("{a}_99999999");
+        assert!(with_part.len() <= 63, "{with_part}");
+        assert!(a
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+        let parsed = ScratchName::parse(SCRATCH_PREFIX, &with_part).unwrap();
+        assert_eq!(parsed.pid, std::process::id());
     }
 }

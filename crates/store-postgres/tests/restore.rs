@@ -255,10 +255,10 @@ async fn two_drills_of_one_backup_run_at_once_and_leave_other_databases_alone() 
             .to_string()
     };
     let first = scratch(&check(&sink, &manifest, &drill).await.unwrap());
-    // Another drill's scratch database of the same backup (same id, another random part):
-    // running drills must not touch it.
+    // Another running drill's scratch database (this process's, another random part):
+    // drills must not touch it.
     let other = TestDb {
-        name: format!("{}zzzzzzzz", &first[..first.len() - 8]),
+        name: format!("{}zzzzzz", &first[..first.len() - 6]),
     };
     connect("postgres")
         .await

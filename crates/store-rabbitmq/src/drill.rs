@@ -2,8 +2,10 @@
 //! source's broker, compares what the broker then holds with the manifest, and deletes the
 //! scratch vhosts, also when something fails.
 //!
-//! Each vhost of the backup gets its own scratch vhost `lifeboat_verify_<random>_<n>` (one
-//! per source vhost, so two vhosts with a queue of the same name do not collide); its
+//! Each vhost of the backup gets its own scratch vhost
+//! `lifeboat_verify_<time>_<host+boot>_<pid>_<random>_<n>` (one per source vhost, so two
+//! vhosts with a queue of the same name do not collide; the name says whose it is, see
+//! [`backup_core::scratch_name`]); its
 //! parameters, policies, queues, exchanges and bindings are imported there with their `vhost`
 //! renamed, and its messages republished there (in a transaction per vhost). Users,
 //! permissions and topic permissions are broker-wide and are only counted, never imported.
@@ -16,11 +18,16 @@
 //! Permissions: the drill grants the management user and the AMQP user (when `amqp_url`
 //! names another one) full permissions on each scratch vhost it creates, so it never depends
 //! on what they hold on the real vhosts; the grants go away with the scratch vhosts.
+//!
+//! A drill killed outright cannot delete its scratch vhosts: each drill first deletes those
+//! whose drill is provably gone (never a user's vhost, whose name cannot have that shape, nor
+//! one of a drill still running).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use async_trait::async_trait;
+use backup_core::scratch_name::{self, ScratchName};
 use backup_core::{FormatCheck, Manifest, Report, StoreError};
 use lifeboat_edge::percent;
 use serde_json::{json, Value};
@@ -60,7 +67,8 @@ impl RabbitmqDrill {
         let metadata = RabbitmqMetadata::of(manifest)?;
         let mut reader = DumpReader::new(input, DumpFormat::of(manifest)?);
         let backup = reader.read_all_definitions().await?;
-        let prefix = format!("lifeboat_verify_{:08x}", rand::random::<u32>());
+        self.delete_orphans().await;
+        let prefix = scratch_name::new_name(SCRATCH_PREFIX);
         let mut map = BTreeMap::new();
         for (n, vhost) in backup.vhost_names().into_iter().enumerate() {
             map.insert(vhost, format!("{prefix}_{n}"));
@@ -166,6 +174,40 @@ impl RabbitmqDrill {
                 "restore_ms": restore_ms,
             }),
         })
+    }
+}
+
+/// The prefix of scratch vhost names.
+const SCRATCH_PREFIX: &str = "lifeboat_verify_";
+
+impl RabbitmqDrill {
+    /// Deletes the scratch vhosts left by drills that are gone. Best effort: a failure is
+    /// logged, and the drill goes on.
+    async fn delete_orphans(&self) {
+        let vhosts: Vec<Value> = match self
+            .api
+            .get_json(Step::Scratch, "/api/vhosts?columns=name")
+            .await
+        {
+            Ok(vhosts) => vhosts,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look for scratch vhosts of dead drills");
+                return;
+            }
+        };
+        for vhost in vhosts.iter().filter_map(|v| v.get("name")?.as_str()) {
+            let Some(why) = ScratchName::parse(SCRATCH_PREFIX, vhost).and_then(|n| n.orphaned())
+            else {
+                continue;
+            };
+            tracing::warn!(
+                vhost,
+                "deleting the scratch vhost of a restore drill that died: {why}"
+            );
+            if let Err(e) = self.api.delete_vhost(Step::Scratch, vhost).await {
+                tracing::warn!(vhost, error = %e, "could not delete a dead drill's scratch vhost");
+            }
+        }
     }
 }
 

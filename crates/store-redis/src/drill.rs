@@ -19,11 +19,12 @@ use crate::target::metadata_of;
 use crate::{RedisError, RedisMetadata, RedisOptions};
 
 /// `verify --deep`: starts a scratch `redis-server` (from `PATH`) on a free loopback port,
-/// restores the backup into it with pipelined `RESTORE`, and compares (1) the key count per
-/// db and the (db, key, type, ttl-present) digest of the dump with the manifest and (2) the
-/// same of the scratch server's live keyspace with what was restored. The server is killed
-/// afterwards, also on failure. Without `redis-server` on `PATH` the drill fails (it never
-/// restores into the source server).
+/// private (a random password) and dying with this process ([`ScratchServer`]), restores the
+/// backup into it with pipelined `RESTORE`, and compares (1) the key count per db and the
+/// (db, key, type, ttl-present) digest of the dump with the manifest and (2) the same of the
+/// scratch server's live keyspace with what was restored. The server is killed afterwards,
+/// also on failure. Without `redis-server` on `PATH` the drill fails (it never restores into
+/// the source server).
 #[derive(Debug)]
 pub struct RedisDrill {
     pipeline: usize,
@@ -80,6 +81,7 @@ impl RedisDrill {
     ) -> Result<Report, RedisError> {
         let mut ep = Endpoint::parse(&server.url())?;
         ep.connect_timeout = self.timeout;
+        ep.password = server.password().cloned();
         let started = Instant::now();
         let stats = restore_into(&ep, input, m, &RestoreOptions::default(), self.pipeline).await?;
         let restore_ms = started.elapsed().as_millis() as u64;

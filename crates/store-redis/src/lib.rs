@@ -102,6 +102,7 @@ mod repl;
 mod resp;
 mod restore;
 mod scratch;
+mod scratch_pidfile;
 mod server_error;
 mod source;
 mod store;

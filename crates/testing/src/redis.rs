@@ -167,7 +167,9 @@ impl TestRedis {
 }
 
 fn options(args: &[&str]) -> ScratchOptions {
+    // A test server plays a user's Redis: open unless the test asks for `--requirepass`.
     ScratchOptions::new()
+        .without_password()
         .args(DEFAULT_ARGS.iter().copied())
         .args(args.iter().copied())
 }
