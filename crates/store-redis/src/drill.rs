@@ -13,8 +13,10 @@ use tokio::io::AsyncRead;
 use crate::conn::Conn;
 use crate::digest::KeyDigest;
 use crate::endpoint::Endpoint;
+use crate::key_sorter::{KeySorter, MEMORY};
 use crate::restore::restore_into;
 use crate::scratch::{ScratchOptions, ScratchServer};
+use crate::sorted_scan::{blocking, finish, next_batch};
 use crate::target::metadata_of;
 use crate::{RedisError, RedisMetadata, RedisOptions};
 
@@ -166,8 +168,12 @@ pub(crate) fn compare_live(
     Ok(restored_volatile.keys() - live_volatile.keys())
 }
 
+/// Keys asked for per `SCAN` and per `TYPE`/`PTTL` pipeline.
+const SCAN_BATCH: usize = 1000;
+
 /// The (db, key, type, ttl-present) digest of a live server and the same of its keys with a
-/// TTL: `SCAN` every db of `INFO keyspace`, `TYPE` and `PTTL` pipelined per page.
+/// TTL: `SCAN` every db of `INFO keyspace` into the bounded key sorter, then `TYPE` and
+/// `PTTL` pipelined per batch of the sorted keys.
 pub(crate) async fn live_digest(conn: &Conn) -> Result<(KeyDigest, KeyDigest), RedisError> {
     let info = conn.info().await?;
     let mut digest = KeyDigest::default();
@@ -177,10 +183,9 @@ pub(crate) async fn live_digest(conn: &Conn) -> Result<(KeyDigest, KeyDigest), R
             continue;
         }
         conn.select(*db).await?;
-        // SCAN may return a key twice; 64-bit key hashes keep memory at ~16 B per key.
-        let hasher = std::collections::hash_map::RandomState::new();
-        use std::hash::BuildHasher as _;
-        let mut seen = std::collections::HashSet::new();
+        // SCAN may return a key twice: the bounded sorter hands each back once, whatever
+        // the key count (ARCHITECTURE.md, invariant 6).
+        let mut sorter = KeySorter::new(MEMORY, std::env::temp_dir());
         let mut cursor = b"0".to_vec();
         loop {
             let reply = conn
@@ -189,7 +194,7 @@ pub(crate) async fn live_digest(conn: &Conn) -> Result<(KeyDigest, KeyDigest), R
                     vec![
                         Value::Bytes(bytes::Bytes::from(cursor.clone())),
                         Value::from("COUNT"),
-                        Value::Integer(1000),
+                        Value::Integer(SCAN_BATCH as i64),
                     ],
                 )
                 .await?;
@@ -198,50 +203,50 @@ pub(crate) async fn live_digest(conn: &Conn) -> Result<(KeyDigest, KeyDigest), R
                 .next()
                 .and_then(|c| c.as_bytes().map(<[u8]>::to_vec))
                 .unwrap_or_else(|| b"0".to_vec());
-            let keys: Vec<Value> = parts
-                .next()
-                .map(|k| k.into_array())
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|k| seen.insert(hasher.hash_one(k.as_bytes().unwrap_or_default())))
-                .collect();
-            let pipe = conn.client.pipeline();
-            for k in &keys {
-                let _: Result<(), _> = pipe
-                    .custom(
-                        CustomCommand::new_static("TYPE", None, false),
-                        vec![k.clone()],
-                    )
-                    .await;
-                let _: Result<(), _> = pipe
-                    .custom(
-                        CustomCommand::new_static("PTTL", None, false),
-                        vec![k.clone()],
-                    )
-                    .await;
-            }
-            let results: Vec<Value> = if keys.is_empty() {
-                vec![]
-            } else {
-                pipe.all()
-                    .await
-                    .map_err(|e| conn.command_error("TYPE/PTTL", e))?
-            };
-            for (k, pair) in keys.iter().zip(results.chunks(2)) {
-                let t = pair[0].as_str().map(|s| s.into_owned()).unwrap_or_default();
-                let ttl = pair.get(1).and_then(|v| v.as_i64()).unwrap_or(-1);
-                if t == "none" || ttl == -2 {
-                    continue;
-                }
-                let key = k.as_bytes().unwrap_or_default();
-                digest.add(*db, key, &t, ttl >= 0);
-                if ttl >= 0 {
-                    volatile.add(*db, key, &t, true);
+            for key in parts.next().map(|k| k.into_array()).unwrap_or_default() {
+                if sorter.push(key.as_bytes().unwrap_or_default()) {
+                    sorter = blocking(sorter, |sorter| sorter.spill()).await?;
                 }
             }
             cursor = next;
             if cursor == b"0" {
                 break;
+            }
+        }
+        let mut keys = finish(sorter).await?;
+        loop {
+            let (rest, batch) = next_batch(keys, SCAN_BATCH).await?;
+            keys = rest;
+            if batch.is_empty() {
+                break;
+            }
+            let pipe = conn.client.pipeline();
+            for key in &batch {
+                let key = Value::Bytes(bytes::Bytes::copy_from_slice(key));
+                let _: Result<(), _> = pipe
+                    .custom(
+                        CustomCommand::new_static("TYPE", None, false),
+                        vec![key.clone()],
+                    )
+                    .await;
+                let _: Result<(), _> = pipe
+                    .custom(CustomCommand::new_static("PTTL", None, false), vec![key])
+                    .await;
+            }
+            let results: Vec<Value> = pipe
+                .all()
+                .await
+                .map_err(|e| conn.command_error("TYPE/PTTL", e))?;
+            for (key, pair) in batch.iter().zip(results.chunks(2)) {
+                let t = pair[0].as_str().map(|s| s.into_owned()).unwrap_or_default();
+                let ttl = pair.get(1).and_then(|v| v.as_i64()).unwrap_or(-1);
+                if t == "none" || ttl == -2 {
+                    continue;
+                }
+                digest.add(*db, key, &t, ttl >= 0);
+                if ttl >= 0 {
+                    volatile.add(*db, key, &t, true);
+                }
             }
         }
     }

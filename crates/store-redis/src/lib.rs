@@ -104,6 +104,7 @@ mod restore;
 mod scratch;
 mod scratch_pidfile;
 mod server_error;
+mod sorted_scan;
 mod source;
 mod store;
 mod target;

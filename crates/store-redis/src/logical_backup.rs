@@ -14,6 +14,7 @@ use crate::metadata;
 use crate::options::Mode;
 use crate::raw::RawConn;
 use crate::resp::{self, Reply};
+use crate::sorted_scan::{blocking, finish, next_batch};
 use crate::{now_ms, RedisError, RedisMetadata, RedisOptions, ServerError};
 
 /// A `SCAN` reply: the next cursor and the page's keys.
@@ -161,28 +162,7 @@ async fn scan_keys(raw: &mut RawConn, scan_count: &[u8]) -> Result<SortedKeys, R
         }
         cursor = next;
     }
-    let sorted = tokio::task::spawn_blocking(move || sorter.finish()).await;
-    Ok(sorted.map_err(RedisError::KeySorterTask)??)
-}
-
-/// Runs `work` on `value` in a blocking task (the sorter's file I/O) and hands `value` back.
-async fn blocking<T, F>(mut value: T, work: F) -> Result<T, RedisError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut T) -> Result<(), crate::SpillError> + Send + 'static,
-{
-    let outcome = tokio::task::spawn_blocking(move || work(&mut value).map(|()| value)).await;
-    Ok(outcome.map_err(RedisError::KeySorterTask)??)
-}
-
-/// The next batch of up to `n` keys.
-async fn next_batch(keys: SortedKeys, n: usize) -> Result<(SortedKeys, Vec<Vec<u8>>), RedisError> {
-    let outcome = tokio::task::spawn_blocking(move || {
-        let mut keys = keys;
-        keys.batch(n).map(|batch| (keys, batch))
-    })
-    .await;
-    Ok(outcome.map_err(RedisError::KeySorterTask)??)
+    finish(sorter).await
 }
 
 async fn logical_dump(
