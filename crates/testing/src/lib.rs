@@ -7,6 +7,7 @@
 //! - [`BytesSource`], a source that dumps bytes or dies midway; [`FailingReader`], a stream
 //!   that breaks off;
 //! - [`manifest`], a manifest as the pipeline writes it, for calling targets directly;
+//! - [`BlackHole`], an endpoint that accepts connections and never answers;
 //! - [`fake_tool`], a misbehaving `pg_dump` (or any client tool); [`free_port`], a loopback
 //!   port for a scratch server;
 //! - [`service_unavailable`], the skip-or-fail rule of tests that need a real server
@@ -42,6 +43,7 @@
 //! # }
 //! ```
 
+mod black_hole;
 mod bytes_source;
 mod failing_reader;
 mod fake_tool;
@@ -56,6 +58,7 @@ pub mod rabbitmq;
 pub mod redis;
 mod services;
 
+pub use black_hole::BlackHole;
 pub use bytes_source::BytesSource;
 pub use failing_reader::FailingReader;
 pub use fake_tool::{fake_tool, REAL_VERSION};
