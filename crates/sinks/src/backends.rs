@@ -2,6 +2,7 @@
 //! behind its cargo feature.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use opendal::Operator;
 
@@ -35,7 +36,7 @@ pub(crate) struct Backend {
     /// Its timeouts and retries.
     pub timeouts: Timeouts,
     /// The credentials it was given, kept out of its error messages.
-    pub secrets: Vec<Secret>,
+    pub secrets: Arc<Vec<Secret>>,
 }
 
 /// Builds the backend of storage `name`.
@@ -46,13 +47,14 @@ pub(crate) fn build(name: &str, config: &StorageConfig) -> Result<Backend, Sinks
             storage: name.to_owned(),
             problem,
         })?;
+    let secrets = Arc::new(secrets(config));
     let mut backend = match config {
         StorageConfig::Fs(fs) => fs::build(name, fs, timeouts),
-        StorageConfig::S3(s3) => s3::build(name, s3, timeouts),
-        StorageConfig::Gcs(gcs) => gcs::build(name, gcs, timeouts),
-        StorageConfig::Azblob(azblob) => azblob::build(name, azblob, timeouts),
+        StorageConfig::S3(s3) => s3::build(name, s3, timeouts, &secrets),
+        StorageConfig::Gcs(gcs) => gcs::build(name, gcs, timeouts, &secrets),
+        StorageConfig::Azblob(azblob) => azblob::build(name, azblob, timeouts, &secrets),
     }?;
-    backend.secrets = secrets(config);
+    backend.secrets = secrets;
     Ok(backend)
 }
 
@@ -104,6 +106,7 @@ fn finish_remote<B: opendal::Builder>(
     kind: &'static str,
     builder: B,
     timeouts: Timeouts,
+    secrets: &Arc<Vec<Secret>>,
 ) -> Result<Operator, SinksError> {
     let op = Operator::new(builder)
         .map_err(|source| SinksError::Backend {
@@ -112,7 +115,7 @@ fn finish_remote<B: opendal::Builder>(
             source: Box::new(source),
         })?
         .layer(timeouts.timeout_layer())
-        .layer(timeouts.retry_layer())
+        .layer(timeouts.retry_layer(name, Arc::clone(secrets)))
         .finish();
     Ok(op)
 }
@@ -172,7 +175,7 @@ mod fs {
             description: format!("fs:{}", root.display()),
             local_root: Some(root),
             timeouts,
-            secrets: Vec::new(),
+            secrets: Arc::default(),
         })
     }
 
@@ -198,6 +201,7 @@ mod s3 {
         name: &str,
         config: &S3Storage,
         timeouts: Timeouts,
+        secrets: &Arc<Vec<Secret>>,
     ) -> Result<Backend, SinksError> {
         require_non_empty(name, "bucket", &config.bucket)?;
         let mut builder = opendal::services::S3::default()
@@ -222,16 +226,21 @@ mod s3 {
             builder = builder.enable_virtual_host_style();
         }
         Ok(Backend {
-            access: Access::Remote(finish_remote(name, "s3", builder, timeouts)?),
+            access: Access::Remote(finish_remote(name, "s3", builder, timeouts, secrets)?),
             description: remote_description("s3", &config.bucket, config.root.as_deref()),
             local_root: None,
             timeouts,
-            secrets: Vec::new(),
+            secrets: Arc::default(),
         })
     }
 
     #[cfg(not(feature = "s3"))]
-    pub(super) fn build(name: &str, _: &S3Storage, _: Timeouts) -> Result<Backend, SinksError> {
+    pub(super) fn build(
+        name: &str,
+        _: &S3Storage,
+        _: Timeouts,
+        _: &Arc<Vec<Secret>>,
+    ) -> Result<Backend, SinksError> {
         Err(disabled(name, "s3"))
     }
 }
@@ -245,6 +254,7 @@ mod gcs {
         name: &str,
         config: &GcsStorage,
         timeouts: Timeouts,
+        secrets: &Arc<Vec<Secret>>,
     ) -> Result<Backend, SinksError> {
         require_non_empty(name, "bucket", &config.bucket)?;
         let mut builder = opendal::services::Gcs::default().bucket(&config.bucket);
@@ -267,16 +277,21 @@ mod gcs {
             builder = builder.endpoint(endpoint.expose());
         }
         Ok(Backend {
-            access: Access::Remote(finish_remote(name, "gcs", builder, timeouts)?),
+            access: Access::Remote(finish_remote(name, "gcs", builder, timeouts, secrets)?),
             description: remote_description("gs", &config.bucket, config.root.as_deref()),
             local_root: None,
             timeouts,
-            secrets: Vec::new(),
+            secrets: Arc::default(),
         })
     }
 
     #[cfg(not(feature = "gcs"))]
-    pub(super) fn build(name: &str, _: &GcsStorage, _: Timeouts) -> Result<Backend, SinksError> {
+    pub(super) fn build(
+        name: &str,
+        _: &GcsStorage,
+        _: Timeouts,
+        _: &Arc<Vec<Secret>>,
+    ) -> Result<Backend, SinksError> {
         Err(disabled(name, "gcs"))
     }
 }
@@ -290,6 +305,7 @@ mod azblob {
         name: &str,
         config: &AzblobStorage,
         timeouts: Timeouts,
+        secrets: &Arc<Vec<Secret>>,
     ) -> Result<Backend, SinksError> {
         require_non_empty(name, "container", &config.container)?;
         let endpoint = match (&config.endpoint, &config.account_name) {
@@ -318,16 +334,21 @@ mod azblob {
             builder = builder.sas_token(token.expose());
         }
         Ok(Backend {
-            access: Access::Remote(finish_remote(name, "azblob", builder, timeouts)?),
+            access: Access::Remote(finish_remote(name, "azblob", builder, timeouts, secrets)?),
             description: remote_description("azblob", &config.container, config.root.as_deref()),
             local_root: None,
             timeouts,
-            secrets: Vec::new(),
+            secrets: Arc::default(),
         })
     }
 
     #[cfg(not(feature = "azblob"))]
-    pub(super) fn build(name: &str, _: &AzblobStorage, _: Timeouts) -> Result<Backend, SinksError> {
+    pub(super) fn build(
+        name: &str,
+        _: &AzblobStorage,
+        _: Timeouts,
+        _: &Arc<Vec<Secret>>,
+    ) -> Result<Backend, SinksError> {
         Err(disabled(name, "azblob"))
     }
 }
@@ -335,6 +356,20 @@ mod azblob {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_credential_and_the_endpoint_s_userinfo_are_secrets() {
+        let config: StorageConfig = toml::from_str(
+            "kind = \"s3\"\nbucket = \"b\"\nendpoint = \"http://minio:pw@host:9000/x\"\n\
+             access_key_id = \"AKIA\"\nsecret_access_key = \"sk\"\n",
+        )
+        .unwrap_or_else(|err| panic!("{err}"));
+        let found: Vec<String> = secrets(&config)
+            .iter()
+            .map(|s| s.expose().to_owned())
+            .collect();
+        assert_eq!(found, ["AKIA", "sk", "minio", "pw"]);
+    }
 
     #[test]
     fn descriptions() {

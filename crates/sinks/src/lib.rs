@@ -48,6 +48,7 @@ mod local_fs;
 #[cfg(feature = "fs")]
 mod local_ops;
 mod local_writer;
+mod location;
 mod opendal_sink;
 mod service_error;
 mod timeouts;
@@ -59,6 +60,7 @@ pub use config::{
 };
 pub use error::{RequestError, SinksError};
 pub use keys::TMP_DIR_NAME;
+pub use location::Location;
 pub use opendal_sink::{OpendalSink, READ_CHUNK_SIZE, READ_CONCURRENCY, WRITE_CONCURRENCY};
 pub use service_error::ServiceError;
 pub use timeouts::{Timeouts, BACKOFF_MAX, BACKOFF_MIN};

@@ -150,7 +150,7 @@ impl OpendalSink {
             access: backend.access,
             local_root: backend.local_root,
             timeouts: backend.timeouts,
-            secrets: Arc::new(backend.secrets),
+            secrets: backend.secrets,
         })
     }
 

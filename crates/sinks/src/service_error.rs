@@ -25,7 +25,7 @@ impl ServiceError {
     /// Wraps `error`, keeping each of `secrets` out of the text and of the causes.
     pub fn new<'a>(error: opendal::Error, secrets: impl IntoIterator<Item = &'a str>) -> Self {
         let secrets: Vec<&str> = secrets.into_iter().collect();
-        let text = lifeboat_edge::redact::scrub(&summary(&error), secrets.iter().copied());
+        let text = short_text(&error, secrets.iter().copied());
         Self {
             text,
             original: Scrubbed::new(error, secrets),
@@ -55,6 +55,15 @@ impl Error for ServiceError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         self.original.source()
     }
+}
+
+/// The one-line text a [`ServiceError`] of `error` shows, without `secrets` (for logs that
+/// only see the error, such as retries).
+pub(crate) fn short_text<'a>(
+    error: &opendal::Error,
+    secrets: impl IntoIterator<Item = &'a str>,
+) -> String {
+    lifeboat_edge::redact::scrub(&summary(error), secrets)
 }
 
 /// The short text of `error`, from its kind and the parts of its text that OpenDAL fills

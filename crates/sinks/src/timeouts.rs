@@ -7,8 +7,13 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use backup_core::Deadlines;
-use opendal::layers::{RetryLayer, TimeoutLayer};
+use opendal::layers::{RetryInterceptor, RetryLayer, TimeoutLayer};
+
+use crate::config::Secret;
+use crate::service_error::short_text;
 
 /// The first pause between two attempts; each next one doubles, up to [`BACKOFF_MAX`].
 pub const BACKOFF_MIN: Duration = Duration::from_secs(1);
@@ -81,14 +86,37 @@ impl Timeouts {
             .with_io_timeout(self.io_timeout)
     }
 
-    /// OpenDAL's retry layer with the backoff [`Timeouts::max_backoff`] assumes.
-    pub(crate) fn retry_layer(&self) -> RetryLayer {
+    /// OpenDAL's retry layer with the backoff [`Timeouts::max_backoff`] assumes; each retry
+    /// of storage `storage` is logged in one short line (OpenDAL's own log line would print
+    /// the whole error, response headers included).
+    pub(crate) fn retry_layer(
+        &self,
+        storage: &str,
+        secrets: Arc<Vec<Secret>>,
+    ) -> RetryLayer<RetryLog> {
         RetryLayer::new()
+            .with_notify(RetryLog {
+                storage: storage.to_owned(),
+                secrets,
+            })
             .with_jitter()
             .with_factor(2.0)
             .with_min_delay(BACKOFF_MIN)
             .with_max_delay(BACKOFF_MAX)
             .with_max_times(usize::try_from(self.retries).unwrap_or(usize::MAX))
+    }
+}
+
+/// Logs each retry of a storage's request: which storage, when, and why in one line.
+pub(crate) struct RetryLog {
+    storage: String,
+    secrets: Arc<Vec<Secret>>,
+}
+
+impl RetryInterceptor for RetryLog {
+    fn intercept(&self, err: &opendal::Error, pause: Duration) {
+        let why = short_text(err, self.secrets.iter().map(Secret::expose));
+        tracing::warn!(storage = %self.storage, "retrying in {:.1}s: {why}", pause.as_secs_f64());
     }
 }
 
