@@ -141,7 +141,7 @@ impl OpendalSink {
 
     /// Opens storage `name` (its name in the config) as configured. Touches nothing: no remote
     /// request, and for fs no folder is created until the first write (reads of a missing root
-    /// find nothing). `lifeboat check` lists to verify access.
+    /// find nothing). `lifeboat check` lists and writes a probe to verify access.
     pub fn new(name: &str, config: &StorageConfig) -> Result<Self, SinksError> {
         let backend = backends::build(name, config)?;
         Ok(Self {
