@@ -24,6 +24,7 @@
 //! let dir = tempfile::tempdir()?;
 //! let config = StorageConfig::Fs(FsStorage {
 //!     root: dir.path().join("backups"),
+//!     ..FsStorage::default()
 //! });
 //! let sink = OpendalSink::new("local", &config)?;
 //!
