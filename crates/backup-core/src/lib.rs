@@ -99,7 +99,10 @@ pub use layout::{
     backup_dir, data_key, is_valid_source_name, manifest_key, source_prefix, MANIFEST_FILE,
 };
 pub use manifest::{Artifact, Manifest, ManifestError, SourceRef, MANIFEST_FORMAT};
-pub use sink::{BoxReader, ObjectMeta, Sink, SinkError, SinkWriter, MAX_SMALL_OBJECT};
+pub use sink::{
+    within, BoxReader, DeadlineExceeded, Deadlines, ObjectMeta, Sink, SinkError, SinkWriter,
+    MAX_SMALL_OBJECT,
+};
 pub use source::{Dumped, Preflight, Source};
 pub use store_error::{StoreError, StoreErrorKind};
 pub use target::{FormatCheck, Report, RestoreOptions, Target};

@@ -1,6 +1,8 @@
 //! Storage backends: where artifacts and manifests live.
 
 use std::error::Error as StdError;
+use std::future::Future;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -58,6 +60,65 @@ impl SinkError {
     }
 }
 
+/// How long the pipeline waits on one storage before it gives up on it (ARCHITECTURE.md,
+/// invariant 7): a storage that accepts connections and never answers must not hold a backup
+/// up, nor keep the other storages from getting their manifests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// The longest one call may take (a `write` or `close` of an upload, a `put`, a `get`...),
+    /// retries included.
+    pub call: Duration,
+    /// The longest an `abort` may take after a call failed or timed out.
+    pub abort: Duration,
+}
+
+impl Deadlines {
+    /// The deadlines of a storage that declares none: together at most 120 s.
+    pub const DEFAULT: Self = Self {
+        call: Duration::from_secs(100),
+        abort: Duration::from_secs(20),
+    };
+
+    /// The longest the pipeline waits on this storage before dropping it: a call that runs
+    /// out of time, then its abort.
+    pub fn drop_after(&self) -> Duration {
+        self.call.saturating_add(self.abort)
+    }
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// A storage call that did not finish within its deadline (the `source` of a
+/// [`SinkError::Backend`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("no answer within {}s", .after.as_secs_f64())]
+pub struct DeadlineExceeded {
+    /// The deadline.
+    pub after: Duration,
+}
+
+/// Runs `call` (operation `op` on `key`) for at most `deadline`; past it, the call is dropped
+/// and the error is a [`SinkError::Backend`] whose source is [`DeadlineExceeded`].
+pub async fn within<T>(
+    deadline: Duration,
+    op: &'static str,
+    key: &str,
+    call: impl Future<Output = Result<T, SinkError>>,
+) -> Result<T, SinkError> {
+    match tokio::time::timeout(deadline, call).await {
+        Ok(result) => result,
+        Err(_) => Err(SinkError::backend(
+            op,
+            key,
+            DeadlineExceeded { after: deadline },
+        )),
+    }
+}
+
 /// What a storage knows of one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectMeta {
@@ -101,6 +162,12 @@ pub trait Sink: Send + Sync {
 
     /// A human description without secrets, e.g. `fs:/var/backups` or `s3://bucket/prefix`.
     fn describe(&self) -> String;
+
+    /// How long the pipeline waits on this storage (its configured timeouts, retries
+    /// included). The default is [`Deadlines::DEFAULT`].
+    fn deadlines(&self) -> Deadlines {
+        Deadlines::DEFAULT
+    }
 
     /// Starts an upload of `key`. `size_hint` (bytes) lets a backend pick a part size that
     /// keeps a multipart upload under its part-count limit.

@@ -186,7 +186,7 @@ fn an_unreachable_storage_misses_the_backup_but_does_not_stop_it() {
     lifeboat(dir.path())
         .arg("backup")
         .assert()
-        .code(1)
+        .code(3)
         .stdout(contains("partial"))
         .stderr(contains("misses this backup"));
     let out = lifeboat(dir.path())

@@ -1,15 +1,18 @@
-//! Check: the config is valid (it loaded), the keys fit, and every storage and source
+//! Check: the config is valid (it loaded), the keys fit, every storage answers and can be
+//! written (a probe object is written, read back and deleted), and every source
 //! answers. A typed report: the CLI renders it and picks the exit code from
 //! [`CheckReport::healthy`].
 
 use backup_core::transform::Keyring;
 use backup_core::Sink;
+use bytes::Bytes;
 
 use crate::{describe, keys, storage, stores, Lifeboat, OpError};
 
 /// A prefix that holds nothing: listing it proves the storage answers, the bucket exists and
 /// the credentials work, without listing a whole bucket (a `stat` of a missing key cannot tell
-/// a missing bucket from a missing object on S3).
+/// a missing bucket from a missing object on S3). The write probe goes below it too: a key
+/// that is lifeboat's own, never a source's (`[a-z0-9_-]+` cannot start with a dot).
 const PROBE_PREFIX: &str = ".lifeboat-check/";
 
 /// What one line of the check is about.
@@ -169,8 +172,11 @@ impl Lifeboat {
                     ),
                 },
                 None => match sink.list(PROBE_PREFIX).await {
-                    Ok(_) => (Health::Ok, sink.describe()),
-                    Err(error) => (Health::Failed, format!("{}: {error}", sink.describe())),
+                    Ok(_) => match probe_writes(&sink).await {
+                        Ok(()) => (Health::Ok, sink.describe()),
+                        Err(problem) => (Health::Failed, format!("{}: {problem}", sink.describe())),
+                    },
+                    Err(error) => (Health::Failed, format!("{}: {}", sink.describe(), describe(&error))),
                 },
             },
         };
@@ -181,4 +187,41 @@ impl Lifeboat {
             detail,
         }
     }
+}
+
+/// Writes a small probe object, reads it back and deletes it: a storage that can be listed
+/// but not written (a disk mounted read-only, read-only credentials, a full disk) would fail
+/// every backup, so `check` must not call it ok. Returns what failed, in words.
+async fn probe_writes(sink: &dyn Sink) -> Result<(), String> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let key = format!("{PROBE_PREFIX}probe-{}-{nanos}", std::process::id());
+    let body = Bytes::from(format!(
+        "written by `lifeboat check`, deleted right after: {key}"
+    ));
+    sink.put(&key, body.clone()).await.map_err(|error| {
+        format!(
+            "cannot be written, so backups would fail (read-only mount or credentials? full?): {}",
+            describe(&error)
+        )
+    })?;
+    let read = sink.get(&key).await;
+    let deleted = sink.delete(&key).await;
+    match read {
+        Ok(back) if back == body => {}
+        Ok(_) => return Err(format!("`{key}` read back differs from what was written")),
+        Err(error) => {
+            return Err(format!(
+                "`{key}` was written but cannot be read back: {}",
+                describe(&error)
+            ))
+        }
+    }
+    deleted.map_err(|error| {
+        format!(
+            "`{key}` was written but cannot be deleted, so prune would fail: {}",
+            describe(&error)
+        )
+    })
 }

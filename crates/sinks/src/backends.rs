@@ -2,13 +2,15 @@
 //! behind its cargo feature.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use opendal::Operator;
 
-use crate::config::StorageConfig;
+use crate::config::{Secret, SecretUrl, StorageConfig};
 use crate::error::SinksError;
 #[cfg(feature = "fs")]
 use crate::local_ops::LocalOps;
+use crate::timeouts::Timeouts;
 
 /// How a sink reaches its storage.
 pub(crate) enum Access {
@@ -31,16 +33,54 @@ pub(crate) struct Backend {
     pub description: String,
     /// For fs: the absolute root directory.
     pub local_root: Option<PathBuf>,
+    /// Its timeouts and retries.
+    pub timeouts: Timeouts,
+    /// The credentials it was given, kept out of its error messages.
+    pub secrets: Arc<Vec<Secret>>,
 }
 
 /// Builds the backend of storage `name`.
 pub(crate) fn build(name: &str, config: &StorageConfig) -> Result<Backend, SinksError> {
-    match config {
-        StorageConfig::Fs(fs) => fs::build(name, fs),
-        StorageConfig::S3(s3) => s3::build(name, s3),
-        StorageConfig::Gcs(gcs) => gcs::build(name, gcs),
-        StorageConfig::Azblob(azblob) => azblob::build(name, azblob),
+    let timeouts = config
+        .timeouts()
+        .map_err(|problem| SinksError::InvalidConfig {
+            storage: name.to_owned(),
+            problem,
+        })?;
+    let secrets = Arc::new(secrets(config));
+    let mut backend = match config {
+        StorageConfig::Fs(fs) => fs::build(name, fs, timeouts),
+        StorageConfig::S3(s3) => s3::build(name, s3, timeouts, &secrets),
+        StorageConfig::Gcs(gcs) => gcs::build(name, gcs, timeouts, &secrets),
+        StorageConfig::Azblob(azblob) => azblob::build(name, azblob, timeouts, &secrets),
+    }?;
+    backend.secrets = secrets;
+    Ok(backend)
+}
+
+/// Every credential of `config`, and the user and password of its endpoint URL.
+fn secrets(config: &StorageConfig) -> Vec<Secret> {
+    let (keys, endpoint): (Vec<&Option<Secret>>, &Option<SecretUrl>) = match config {
+        StorageConfig::Fs(_) => (Vec::new(), &None),
+        StorageConfig::S3(c) => (
+            vec![&c.access_key_id, &c.secret_access_key, &c.session_token],
+            &c.endpoint,
+        ),
+        StorageConfig::Gcs(c) => (vec![&c.credential], &c.endpoint),
+        StorageConfig::Azblob(c) => (vec![&c.account_key, &c.sas_token], &c.endpoint),
+    };
+    let mut secrets: Vec<Secret> = keys.into_iter().flatten().cloned().collect();
+    if let Some(userinfo) = endpoint
+        .as_ref()
+        .and_then(|url| url.expose().split_once("://"))
+        .and_then(|(_, rest)| rest.split(['/', '?', '#']).next())
+        .and_then(|authority| authority.rsplit_once('@'))
+        .map(|(userinfo, _)| userinfo)
+    {
+        secrets.extend(userinfo.split(':').map(Secret::new));
     }
+    secrets.retain(|s| !s.is_empty());
+    secrets
 }
 
 /// `bucket` + optional `root` as `scheme://bucket/root`.
@@ -55,14 +95,18 @@ fn remote_description(scheme: &str, bucket: &str, root: Option<&str>) -> String 
     }
 }
 
-/// Object stores get OpenDAL's retry layer: their transient failures (throttling, 5xx,
-/// dropped connections) are worth retrying with backoff. The local fs does not: OpenDAL marks
-/// most local I/O errors as temporary, and retrying e.g. a full disk would only delay the error.
+/// Object stores get OpenDAL's timeout layer below its retry layer: each attempt is bounded,
+/// and their transient failures (throttling, 5xx, dropped connections, timeouts) are worth
+/// retrying with backoff. The local fs gets the timeout layer only (`LocalOps`): OpenDAL
+/// marks most local I/O errors as temporary, and retrying e.g. a full disk would only delay
+/// the error.
 #[cfg(any(feature = "s3", feature = "gcs", feature = "azblob"))]
 fn finish_remote<B: opendal::Builder>(
     name: &str,
     kind: &'static str,
     builder: B,
+    timeouts: Timeouts,
+    secrets: &Arc<Vec<Secret>>,
 ) -> Result<Operator, SinksError> {
     let op = Operator::new(builder)
         .map_err(|source| SinksError::Backend {
@@ -70,7 +114,8 @@ fn finish_remote<B: opendal::Builder>(
             kind,
             source: Box::new(source),
         })?
-        .layer(opendal::layers::RetryLayer::new().with_jitter())
+        .layer(timeouts.timeout_layer())
+        .layer(timeouts.retry_layer(name, Arc::clone(secrets)))
         .finish();
     Ok(op)
 }
@@ -103,7 +148,11 @@ mod fs {
 
     /// Resolves the root; creates nothing (see [`LocalOps`]).
     #[cfg(feature = "fs")]
-    pub(super) fn build(name: &str, config: &FsStorage) -> Result<Backend, SinksError> {
+    pub(super) fn build(
+        name: &str,
+        config: &FsStorage,
+        timeouts: Timeouts,
+    ) -> Result<Backend, SinksError> {
         if config.root.as_os_str().is_empty() {
             return Err(SinksError::InvalidConfig {
                 storage: name.to_owned(),
@@ -122,14 +171,16 @@ mod fs {
             });
         }
         Ok(Backend {
-            access: Access::Local(LocalOps::new(name, root.clone())),
+            access: Access::Local(LocalOps::new(root.clone(), timeouts)),
             description: format!("fs:{}", root.display()),
             local_root: Some(root),
+            timeouts,
+            secrets: Arc::default(),
         })
     }
 
     #[cfg(not(feature = "fs"))]
-    pub(super) fn build(name: &str, _: &FsStorage) -> Result<Backend, SinksError> {
+    pub(super) fn build(name: &str, _: &FsStorage, _: Timeouts) -> Result<Backend, SinksError> {
         Err(SinksError::FeatureDisabled {
             storage: name.to_owned(),
             kind: "fs",
@@ -146,7 +197,12 @@ mod s3 {
     const DEFAULT_REGION: &str = "us-east-1";
 
     #[cfg(feature = "s3")]
-    pub(super) fn build(name: &str, config: &S3Storage) -> Result<Backend, SinksError> {
+    pub(super) fn build(
+        name: &str,
+        config: &S3Storage,
+        timeouts: Timeouts,
+        secrets: &Arc<Vec<Secret>>,
+    ) -> Result<Backend, SinksError> {
         require_non_empty(name, "bucket", &config.bucket)?;
         let mut builder = opendal::services::S3::default()
             .bucket(&config.bucket)
@@ -170,14 +226,21 @@ mod s3 {
             builder = builder.enable_virtual_host_style();
         }
         Ok(Backend {
-            access: Access::Remote(finish_remote(name, "s3", builder)?),
+            access: Access::Remote(finish_remote(name, "s3", builder, timeouts, secrets)?),
             description: remote_description("s3", &config.bucket, config.root.as_deref()),
             local_root: None,
+            timeouts,
+            secrets: Arc::default(),
         })
     }
 
     #[cfg(not(feature = "s3"))]
-    pub(super) fn build(name: &str, _: &S3Storage) -> Result<Backend, SinksError> {
+    pub(super) fn build(
+        name: &str,
+        _: &S3Storage,
+        _: Timeouts,
+        _: &Arc<Vec<Secret>>,
+    ) -> Result<Backend, SinksError> {
         Err(disabled(name, "s3"))
     }
 }
@@ -187,7 +250,12 @@ mod gcs {
     use crate::config::GcsStorage;
 
     #[cfg(feature = "gcs")]
-    pub(super) fn build(name: &str, config: &GcsStorage) -> Result<Backend, SinksError> {
+    pub(super) fn build(
+        name: &str,
+        config: &GcsStorage,
+        timeouts: Timeouts,
+        secrets: &Arc<Vec<Secret>>,
+    ) -> Result<Backend, SinksError> {
         require_non_empty(name, "bucket", &config.bucket)?;
         let mut builder = opendal::services::Gcs::default().bucket(&config.bucket);
         if let Some(root) = &config.root {
@@ -209,14 +277,21 @@ mod gcs {
             builder = builder.endpoint(endpoint.expose());
         }
         Ok(Backend {
-            access: Access::Remote(finish_remote(name, "gcs", builder)?),
+            access: Access::Remote(finish_remote(name, "gcs", builder, timeouts, secrets)?),
             description: remote_description("gs", &config.bucket, config.root.as_deref()),
             local_root: None,
+            timeouts,
+            secrets: Arc::default(),
         })
     }
 
     #[cfg(not(feature = "gcs"))]
-    pub(super) fn build(name: &str, _: &GcsStorage) -> Result<Backend, SinksError> {
+    pub(super) fn build(
+        name: &str,
+        _: &GcsStorage,
+        _: Timeouts,
+        _: &Arc<Vec<Secret>>,
+    ) -> Result<Backend, SinksError> {
         Err(disabled(name, "gcs"))
     }
 }
@@ -226,7 +301,12 @@ mod azblob {
     use crate::config::AzblobStorage;
 
     #[cfg(feature = "azblob")]
-    pub(super) fn build(name: &str, config: &AzblobStorage) -> Result<Backend, SinksError> {
+    pub(super) fn build(
+        name: &str,
+        config: &AzblobStorage,
+        timeouts: Timeouts,
+        secrets: &Arc<Vec<Secret>>,
+    ) -> Result<Backend, SinksError> {
         require_non_empty(name, "container", &config.container)?;
         let endpoint = match (&config.endpoint, &config.account_name) {
             (Some(endpoint), _) => endpoint.expose().to_owned(),
@@ -254,14 +334,21 @@ mod azblob {
             builder = builder.sas_token(token.expose());
         }
         Ok(Backend {
-            access: Access::Remote(finish_remote(name, "azblob", builder)?),
+            access: Access::Remote(finish_remote(name, "azblob", builder, timeouts, secrets)?),
             description: remote_description("azblob", &config.container, config.root.as_deref()),
             local_root: None,
+            timeouts,
+            secrets: Arc::default(),
         })
     }
 
     #[cfg(not(feature = "azblob"))]
-    pub(super) fn build(name: &str, _: &AzblobStorage) -> Result<Backend, SinksError> {
+    pub(super) fn build(
+        name: &str,
+        _: &AzblobStorage,
+        _: Timeouts,
+        _: &Arc<Vec<Secret>>,
+    ) -> Result<Backend, SinksError> {
         Err(disabled(name, "azblob"))
     }
 }
@@ -269,6 +356,20 @@ mod azblob {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_credential_and_the_endpoint_s_userinfo_are_secrets() {
+        let config: StorageConfig = toml::from_str(
+            "kind = \"s3\"\nbucket = \"b\"\nendpoint = \"http://minio:pw@host:9000/x\"\n\
+             access_key_id = \"AKIA\"\nsecret_access_key = \"sk\"\n",
+        )
+        .unwrap_or_else(|err| panic!("{err}"));
+        let found: Vec<String> = secrets(&config)
+            .iter()
+            .map(|s| s.expose().to_owned())
+            .collect();
+        assert_eq!(found, ["AKIA", "sk", "minio", "pw"]);
+    }
 
     #[test]
     fn descriptions() {

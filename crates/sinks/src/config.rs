@@ -21,9 +21,12 @@
 //! an `endpoint` ([`SecretUrl`]), which may carry credentials, shows with them removed.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-pub use lifeboat_edge::{Secret, SecretUrl};
+pub use lifeboat_edge::{HumanDuration, Secret, SecretUrl};
 use serde::Deserialize;
+
+use crate::timeouts::Timeouts;
 
 /// Where backups are stored. The `kind` key picks the backend: `fs`, `s3`, `gcs` or `azblob`.
 ///
@@ -53,6 +56,28 @@ impl StorageConfig {
             Self::Azblob(_) => "azblob",
         }
     }
+
+    /// The storage's timeouts and retries: the configured values over the defaults of its
+    /// kind ([`Timeouts::FS`], [`Timeouts::OBJECT_STORE`]). A zero timeout is an error naming
+    /// the key.
+    pub fn timeouts(&self) -> Result<Timeouts, String> {
+        let (defaults, timeout, io_timeout, retries) = match self {
+            Self::Fs(c) => (Timeouts::FS, c.timeout, c.io_timeout, None),
+            Self::S3(c) => (Timeouts::OBJECT_STORE, c.timeout, c.io_timeout, c.retries),
+            Self::Gcs(c) => (Timeouts::OBJECT_STORE, c.timeout, c.io_timeout, c.retries),
+            Self::Azblob(c) => (Timeouts::OBJECT_STORE, c.timeout, c.io_timeout, c.retries),
+        };
+        let positive = |key: &str, value: Option<HumanDuration>, default: Duration| match value {
+            None => Ok(default),
+            Some(d) if d.as_secs() == 0 => Err(format!("`{key}` must be at least 1s")),
+            Some(d) => Ok(d.as_std()),
+        };
+        Ok(Timeouts {
+            timeout: positive("timeout", timeout, defaults.timeout)?,
+            io_timeout: positive("io_timeout", io_timeout, defaults.io_timeout)?,
+            retries: retries.unwrap_or(defaults.retries),
+        })
+    }
 }
 
 /// `kind = "fs"`: backups under a local directory.
@@ -61,12 +86,20 @@ impl StorageConfig {
 /// every file with mode 0600. Uploads are first written to the hidden folder
 /// `<root>/.lifeboat-tmp/` and renamed into place once complete, so a partial file never
 /// appears under its final name.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FsStorage {
     /// The directory that holds the backups, e.g. `"./backups"` or `"/var/backups/lifeboat"`.
     /// A relative path is relative to the working directory.
     pub root: PathBuf,
+    /// How long one file operation that moves no data (a stat, a delete, a rename) may take.
+    /// Default: `"30s"`.
+    #[serde(default)]
+    pub timeout: Option<HumanDuration>,
+    /// How long one read or write of data may take, finishing (fsyncing) a file included.
+    /// Default: `"60s"`.
+    #[serde(default)]
+    pub io_timeout: Option<HumanDuration>,
 }
 
 /// `kind = "s3"`: Amazon S3 or any S3-compatible server.
@@ -74,7 +107,7 @@ pub struct FsStorage {
 /// Without `access_key_id`/`secret_access_key`, credentials come from the usual AWS sources:
 /// the `AWS_*` environment variables, `~/.aws/config` and `~/.aws/credentials` profiles, web
 /// identity, or the instance metadata service.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct S3Storage {
     /// The bucket, e.g. `"backups"`. It must already exist.
@@ -103,13 +136,26 @@ pub struct S3Storage {
     /// accepts). Default: `false`.
     #[serde(default)]
     pub virtual_host_style: bool,
+    /// How long one request that moves no data (a stat, a delete, starting or aborting an
+    /// upload) may take, per attempt. Default: `"10s"`.
+    #[serde(default)]
+    pub timeout: Option<HumanDuration>,
+    /// How long one transfer may take, per attempt: one part of an upload (16 MiB unless the
+    /// backup is large), one 8 MiB range of a read, one page of a listing, finishing an upload.
+    /// Default: `"20s"`; raise it on a link slower than about 1 MiB/s.
+    #[serde(default)]
+    pub io_timeout: Option<HumanDuration>,
+    /// How many times a failed or timed-out request is tried again, after 1 s, 2 s, 4 s...
+    /// (with jitter). Default: `3`.
+    #[serde(default)]
+    pub retries: Option<u32>,
 }
 
 /// `kind = "gcs"`: Google Cloud Storage.
 ///
 /// Without `credential` or `credential_path`, credentials come from
 /// `GOOGLE_APPLICATION_CREDENTIALS`, the gcloud well-known file or the VM metadata server.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GcsStorage {
     /// The bucket, e.g. `"backups"`. It must already exist.
@@ -127,13 +173,26 @@ pub struct GcsStorage {
     /// carry credentials).
     #[serde(default)]
     pub endpoint: Option<SecretUrl>,
+    /// How long one request that moves no data (a stat, a delete, starting or aborting an
+    /// upload) may take, per attempt. Default: `"10s"`.
+    #[serde(default)]
+    pub timeout: Option<HumanDuration>,
+    /// How long one transfer may take, per attempt: one part of an upload (16 MiB unless the
+    /// backup is large), one 8 MiB range of a read, one page of a listing, finishing an upload.
+    /// Default: `"20s"`; raise it on a link slower than about 1 MiB/s.
+    #[serde(default)]
+    pub io_timeout: Option<HumanDuration>,
+    /// How many times a failed or timed-out request is tried again, after 1 s, 2 s, 4 s...
+    /// (with jitter). Default: `3`.
+    #[serde(default)]
+    pub retries: Option<u32>,
 }
 
 /// `kind = "azblob"`: Azure Blob Storage.
 ///
 /// Without `account_key` or `sas_token`, credentials come from the `AZURE_STORAGE_*`
 /// environment variables or a managed identity.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AzblobStorage {
     /// The container, e.g. `"backups"`. It must already exist.
@@ -154,6 +213,19 @@ pub struct AzblobStorage {
     /// `account_name`. Treated as a secret (it may carry credentials).
     #[serde(default)]
     pub endpoint: Option<SecretUrl>,
+    /// How long one request that moves no data (a stat, a delete, starting or aborting an
+    /// upload) may take, per attempt. Default: `"10s"`.
+    #[serde(default)]
+    pub timeout: Option<HumanDuration>,
+    /// How long one transfer may take, per attempt: one part of an upload (16 MiB unless the
+    /// backup is large), one 8 MiB range of a read, one page of a listing, finishing an upload.
+    /// Default: `"20s"`; raise it on a link slower than about 1 MiB/s.
+    #[serde(default)]
+    pub io_timeout: Option<HumanDuration>,
+    /// How many times a failed or timed-out request is tried again, after 1 s, 2 s, 4 s...
+    /// (with jitter). Default: `3`.
+    #[serde(default)]
+    pub retries: Option<u32>,
 }
 
 #[cfg(test)]
@@ -217,7 +289,8 @@ mod tests {
         assert_eq!(
             file.storage["local"],
             StorageConfig::Fs(FsStorage {
-                root: PathBuf::from("./backups")
+                root: PathBuf::from("./backups"),
+                ..FsStorage::default()
             })
         );
         assert_eq!(file.storage["gcs"].kind(), "gcs");
@@ -272,6 +345,7 @@ mod tests {
             account_key: Some(Secret::new("azure-key")),
             sas_token: Some("sas-token".into()),
             endpoint: Some("https://acct:azure-endpoint-key@blob.internal".into()),
+            ..AzblobStorage::default()
         });
         let gcs = StorageConfig::Gcs(GcsStorage {
             bucket: "b".into(),
@@ -279,6 +353,7 @@ mod tests {
             credential_path: None,
             credential: Some(Secret::from("gcs-cred".to_owned())),
             endpoint: None,
+            ..GcsStorage::default()
         });
         let debug = format!("{azure:?} {gcs:?}");
         for secret in ["azure-key", "sas-token", "gcs-cred", "azure-endpoint-key"] {

@@ -63,18 +63,6 @@ pub enum RequestError {
     WriterFinished,
 }
 
-/// Maps an OpenDAL error of operation `op` on `key` to a [`SinkError`]: `NotFound` stays
-/// `NotFound`, everything else is `Backend` with the operation and the key.
-pub(crate) fn from_opendal(op: &'static str, key: &str, err: opendal::Error) -> SinkError {
-    if err.kind() == opendal::ErrorKind::NotFound {
-        SinkError::NotFound {
-            key: key.to_owned(),
-        }
-    } else {
-        SinkError::backend(op, key, err)
-    }
-}
-
 /// A refused request as a [`SinkError`].
 pub(crate) fn refused(op: &'static str, key: &str, err: RequestError) -> SinkError {
     SinkError::backend(op, key, err)

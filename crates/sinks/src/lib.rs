@@ -10,7 +10,9 @@
 //! - reads stream with bounded memory, whatever the object's size;
 //! - `list` is recursive, returns objects only (no directories) and never lifeboat's internal
 //!   temp folder; a missing prefix is an empty list;
-//! - secrets never appear in `Debug` output, descriptions or errors.
+//! - secrets never appear in `Debug` output, descriptions or errors, and errors are short (no
+//!   HTTP header dump: see [`ServiceError`]);
+//! - every call ends within the storage's timeouts, retries included (see [`Timeouts`]).
 //!
 //! ```
 //! use backup_core::Sink;
@@ -22,6 +24,7 @@
 //! let dir = tempfile::tempdir()?;
 //! let config = StorageConfig::Fs(FsStorage {
 //!     root: dir.path().join("backups"),
+//!     ..FsStorage::default()
 //! });
 //! let sink = OpendalSink::new("local", &config)?;
 //!
@@ -45,7 +48,11 @@ mod keys;
 mod local_fs;
 #[cfg(feature = "fs")]
 mod local_ops;
+mod local_writer;
+mod location;
 mod opendal_sink;
+mod service_error;
+mod timeouts;
 mod writer;
 
 pub use chunking::chunk_size;
@@ -54,4 +61,7 @@ pub use config::{
 };
 pub use error::{RequestError, SinksError};
 pub use keys::TMP_DIR_NAME;
+pub use location::Location;
 pub use opendal_sink::{OpendalSink, READ_CHUNK_SIZE, READ_CONCURRENCY, WRITE_CONCURRENCY};
+pub use service_error::ServiceError;
+pub use timeouts::{Timeouts, BACKOFF_MAX, BACKOFF_MIN};

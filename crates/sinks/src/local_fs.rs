@@ -2,15 +2,9 @@
 //! files 0600.
 //!
 //! Without `unsafe` there is no umask to set, so lifeboat creates every directory itself with
-//! an explicit mode (before OpenDAL would create it with the default 0777 & ~umask), and chmods
-//! each file to 0600 right after the upload is renamed into place.
-//!
-//! The file is briefly more open than 0600 (typically 0644) while it is written in
-//! `<root>/.lifeboat-tmp/` and between the rename and the chmod. That exposes nothing: opening a
-//! file needs search (`x`) permission on every directory of its path, and the temp folder as
-//! well as every directory lifeboat creates below the root are 0700, so no other user can reach
-//! the file during that window. (A key written directly in a pre-existing, more open root is the
-//! one case where the window is visible; lifeboat's keys all live in directories it creates.)
+//! an explicit mode (before OpenDAL would create it with the default 0777 & ~umask), and every
+//! file it writes is created 0600 (`create_new` with a mode: uploads in `local_writer`, small
+//! objects in [`link_if_absent`]), so no file is ever more open, not even in the temp folder.
 
 use std::io;
 use std::path::Path;
@@ -54,20 +48,6 @@ pub fn make_dir_private(dir: &Path) -> io::Result<()> {
     #[cfg(not(unix))]
     {
         let _ = dir;
-        Ok(())
-    }
-}
-
-/// Sets the mode of a file to 0600.
-pub async fn make_file_private(file: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tokio::fs::set_permissions(file, std::fs::Permissions::from_mode(FILE_MODE)).await
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = file;
         Ok(())
     }
 }

@@ -14,19 +14,23 @@ use tokio::sync::OnceCell;
 
 use crate::keys::TMP_DIR_NAME;
 use crate::local_fs::{create_private_dir_all, make_dir_private};
+use crate::timeouts::Timeouts;
 
 /// The lazily built operators of one fs storage.
 pub(crate) struct LocalOps {
     root: PathBuf,
+    timeouts: Timeouts,
     read: OnceCell<Operator>,
     write: OnceCell<Operator>,
 }
 
 impl LocalOps {
-    /// Operators for `root` (absolute); nothing is touched yet.
-    pub(crate) fn new(_storage: &str, root: PathBuf) -> Self {
+    /// Operators for `root` (absolute), with OpenDAL's timeout layer (a hung network mount
+    /// must not hang lifeboat); nothing is touched yet.
+    pub(crate) fn new(root: PathBuf, timeouts: Timeouts) -> Self {
         Self {
             root,
+            timeouts,
             read: OnceCell::new(),
             write: OnceCell::new(),
         }
@@ -53,7 +57,7 @@ impl LocalOps {
         }
         let op = self
             .read
-            .get_or_try_init(|| async { operator(&self.root, None) })
+            .get_or_try_init(|| async { operator(&self.root, None, self.timeouts) })
             .await?;
         Ok(Some(op))
     }
@@ -63,6 +67,7 @@ impl LocalOps {
         self.write
             .get_or_try_init(|| async {
                 let root = self.root.clone();
+                let timeouts = self.timeouts;
                 tokio::task::spawn_blocking(move || {
                     let context = |path: &Path| {
                         let shown = path.display().to_string();
@@ -76,7 +81,7 @@ impl LocalOps {
                     let tmp = root.join(TMP_DIR_NAME);
                     create_private_dir_all(&tmp).map_err(context(&tmp))?;
                     make_dir_private(&tmp).map_err(context(&tmp))?;
-                    operator(&root, Some(&tmp))
+                    operator(&root, Some(&tmp), timeouts)
                 })
                 .await
                 .map_err(io::Error::other)?
@@ -86,7 +91,11 @@ impl LocalOps {
 }
 
 /// An fs operator on an existing `root`, with `atomic_write_dir` for writers.
-fn operator(root: &Path, atomic_write_dir: Option<&Path>) -> io::Result<Operator> {
+fn operator(
+    root: &Path,
+    atomic_write_dir: Option<&Path>,
+    timeouts: Timeouts,
+) -> io::Result<Operator> {
     let utf8 = |p: &Path| {
         p.to_str()
             .map(str::to_owned)
@@ -96,5 +105,8 @@ fn operator(root: &Path, atomic_write_dir: Option<&Path>) -> io::Result<Operator
     if let Some(dir) = atomic_write_dir {
         builder = builder.atomic_write_dir(&utf8(dir)?);
     }
-    Ok(Operator::new(builder).map_err(io::Error::other)?.finish())
+    Ok(Operator::new(builder)
+        .map_err(io::Error::other)?
+        .layer(timeouts.timeout_layer())
+        .finish())
 }

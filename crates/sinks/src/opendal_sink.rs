@@ -2,11 +2,14 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
 use backup_core::lock::PutIfAbsent;
-use backup_core::{BoxReader, ObjectMeta, Sink, SinkError, SinkWriter, MAX_SMALL_OBJECT};
+use backup_core::{
+    within, BoxReader, Deadlines, ObjectMeta, Sink, SinkError, SinkWriter, MAX_SMALL_OBJECT,
+};
 use bytes::Bytes;
 use futures::TryStreamExt;
 use opendal::{ErrorKind, Metadata, Operator};
@@ -15,10 +18,13 @@ use tokio_util::compat::FuturesAsyncReadCompatExt;
 
 use crate::backends::{self, Access};
 use crate::chunking::{chunk_size, MIB};
-use crate::config::StorageConfig;
-use crate::error::{from_opendal, refused, SinksError};
+use crate::config::{Secret, StorageConfig};
+use crate::error::{refused, SinksError};
 use crate::keys::{is_internal, validate_key, validate_prefix, TMP_DIR_NAME};
 use crate::local_fs::{self, create_private_dir_all_async};
+use crate::local_writer::LocalWriter;
+use crate::service_error::ServiceError;
+use crate::timeouts::Timeouts;
 use crate::writer::OpendalWriter;
 
 /// How many parts of a multipart upload are in flight at once. Memory of an upload is about
@@ -39,17 +45,23 @@ pub const READ_CONCURRENCY: usize = 2;
 /// trailing `/`).
 ///
 /// - Object stores: multipart uploads with a part size from [`chunk_size`], two parts in
-///   flight, and OpenDAL's retry layer (exponential backoff with jitter) on every request.
-/// - Local fs: uploads go to `<root>/.lifeboat-tmp/` and are renamed into place on close;
-///   directories are created 0700 and files made 0600 (README.md, "What a backup is"). Deleting
-///   the last object of a directory removes the directories that became empty (up to the
-///   root).
+///   flight, and OpenDAL's timeout layer below its retry layer (exponential backoff with
+///   jitter) on every request.
+/// - Local fs: uploads go to a 0600 file in `<root>/.lifeboat-tmp/` and are renamed into place
+///   on close; directories are created 0700 and files 0600 (README.md, "What a backup is").
+///   Deleting the last object of a directory removes the directories that became empty (up to
+///   the root).
+/// - Every call ends within the storage's [`Deadlines`] (from its [`Timeouts`]), retries
+///   included; errors are short ([`ServiceError`]): no header dump, no credential.
 pub struct OpendalSink {
     name: String,
     description: String,
     access: Access,
     /// For fs: the absolute root directory.
     local_root: Option<PathBuf>,
+    timeouts: Timeouts,
+    /// The storage's credentials, kept out of its errors.
+    secrets: Arc<Vec<Secret>>,
 }
 
 /// Shows the name and the description only: the operator holds credentials.
@@ -63,6 +75,27 @@ impl fmt::Debug for OpendalSink {
 }
 
 impl OpendalSink {
+    /// An OpenDAL error of operation `op` on `key`, shown short and without secrets.
+    fn failed(&self, op: &'static str, key: &str, err: opendal::Error) -> SinkError {
+        SinkError::backend(op, key, service_error(&self.secrets, err))
+    }
+
+    /// Like [`OpendalSink::failed`], but `NotFound` stays `NotFound`.
+    fn missing_or_failed(&self, op: &'static str, key: &str, err: opendal::Error) -> SinkError {
+        if err.kind() == ErrorKind::NotFound {
+            SinkError::NotFound {
+                key: key.to_owned(),
+            }
+        } else {
+            self.failed(op, key, err)
+        }
+    }
+
+    /// The call deadline of this storage.
+    fn deadline(&self) -> std::time::Duration {
+        self.timeouts.deadlines().call
+    }
+
     /// The operator for reads; `None` for an fs storage whose root does not exist yet.
     #[cfg_attr(not(feature = "fs"), allow(unused_variables))]
     async fn read_op(&self, op: &'static str, key: &str) -> Result<Option<&Operator>, SinkError> {
@@ -99,7 +132,7 @@ impl OpendalSink {
         let meta = operator
             .stat(key)
             .await
-            .map_err(|err| from_opendal("read", key, err))?;
+            .map_err(|err| self.missing_or_failed("read", key, err))?;
         if !meta.is_file() {
             return Err(not_found());
         }
@@ -108,7 +141,7 @@ impl OpendalSink {
 
     /// Opens storage `name` (its name in the config) as configured. Touches nothing: no remote
     /// request, and for fs no folder is created until the first write (reads of a missing root
-    /// find nothing). `lifeboat check` lists to verify access.
+    /// find nothing). `lifeboat check` lists and writes a probe to verify access.
     pub fn new(name: &str, config: &StorageConfig) -> Result<Self, SinksError> {
         let backend = backends::build(name, config)?;
         Ok(Self {
@@ -116,7 +149,14 @@ impl OpendalSink {
             description: backend.description,
             access: backend.access,
             local_root: backend.local_root,
+            timeouts: backend.timeouts,
+            secrets: backend.secrets,
         })
+    }
+
+    /// The storage's timeouts and retries (its config over the defaults of its kind).
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
     }
 
     /// The root directory of an fs storage (canonical, absolute); `None` for object stores.
@@ -152,53 +192,48 @@ impl OpendalSink {
     }
 }
 
-#[async_trait]
-impl Sink for OpendalSink {
-    fn name(&self) -> &str {
-        &self.name
-    }
+/// `err` as a [`ServiceError`] without `secrets`.
+pub(crate) fn service_error(secrets: &[Secret], err: opendal::Error) -> ServiceError {
+    ServiceError::new(err, secrets.iter().map(Secret::expose))
+}
 
-    fn describe(&self) -> String {
-        self.description.clone()
-    }
-
-    async fn open_write(
+/// The calls themselves, each bounded by the trait methods below.
+impl OpendalSink {
+    async fn open_write_now(
         &self,
         key: &str,
         size_hint: Option<u64>,
     ) -> Result<Box<dyn SinkWriter>, SinkError> {
         validate_key(key).map_err(|err| refused("write", key, err))?;
         let operator = self.write_op(key).await?;
-        let writer = match &self.local_root {
-            Some(root) => {
-                // Create the key's directories 0700 ourselves, before OpenDAL would create
-                // them with the default mode. No chunk: the fs writes each chunk as it comes.
-                let path = root.join(key);
-                if let Some(parent) = path.parent() {
-                    create_private_dir_all_async(parent)
-                        .await
-                        .map_err(|err| SinkError::backend("write", key, err))?;
-                }
-                let writer = operator
-                    .writer_with(key)
+        if let Some(root) = &self.local_root {
+            // Create the key's directories 0700 ourselves, before anything would create them
+            // with the default mode.
+            let path = root.join(key);
+            if let Some(parent) = path.parent() {
+                create_private_dir_all_async(parent)
                     .await
                     .map_err(|err| SinkError::backend("write", key, err))?;
-                OpendalWriter::new(key, writer, Some(path))
             }
-            None => {
-                let writer = operator
-                    .writer_with(key)
-                    .chunk(chunk_size(size_hint))
-                    .concurrent(WRITE_CONCURRENCY)
-                    .await
-                    .map_err(|err| SinkError::backend("write", key, err))?;
-                OpendalWriter::new(key, writer, None)
-            }
-        };
-        Ok(Box::new(writer))
+            let writer = LocalWriter::create(&root.join(TMP_DIR_NAME), path, key)
+                .await
+                .map_err(|err| SinkError::backend("write", key, err))?;
+            return Ok(Box::new(writer));
+        }
+        let writer = operator
+            .writer_with(key)
+            .chunk(chunk_size(size_hint))
+            .concurrent(WRITE_CONCURRENCY)
+            .await
+            .map_err(|err| self.failed("write", key, err))?;
+        Ok(Box::new(OpendalWriter::new(
+            key,
+            writer,
+            Arc::clone(&self.secrets),
+        )))
     }
 
-    async fn open_read(&self, key: &str) -> Result<BoxReader, SinkError> {
+    async fn open_read_now(&self, key: &str) -> Result<BoxReader, SinkError> {
         let (operator, meta) = self.stat_for_read(key).await?;
         let reader = if self.local_root.is_some() {
             // One sequential file read, in OpenDAL's 2 MiB buffers.
@@ -210,60 +245,15 @@ impl Sink for OpendalSink {
                 .concurrent(READ_CONCURRENCY)
                 .await
         }
-        .map_err(|err| from_opendal("read", key, err))?;
+        .map_err(|err| self.missing_or_failed("read", key, err))?;
         let reader = reader
             .into_futures_async_read(0..meta.content_length())
             .await
-            .map_err(|err| from_opendal("read", key, err))?;
+            .map_err(|err| self.missing_or_failed("read", key, err))?;
         Ok(Box::new(reader.compat()))
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, SinkError> {
-        validate_prefix(prefix).map_err(|err| refused("list", prefix, err))?;
-        // A missing prefix lists as empty on every backend without an error; a `NotFound`
-        // here means a missing bucket or container, which must not look like "no backups".
-        // Likewise a missing fs root: an unmounted disk must not look like an empty one.
-        let Some(operator) = self.read_op("list", prefix).await? else {
-            return Err(SinkError::backend(
-                "list",
-                prefix,
-                format!(
-                    "{} does not exist (nothing was backed up there yet, or a disk is not mounted)",
-                    self.description
-                ),
-            ));
-        };
-        let mut lister = operator
-            .lister_with(prefix)
-            .recursive(true)
-            .await
-            .map_err(|err| SinkError::backend("list", prefix, err))?;
-        let mut objects = Vec::new();
-        while let Some(entry) = lister
-            .try_next()
-            .await
-            .map_err(|err| SinkError::backend("list", prefix, err))?
-        {
-            let key = entry.path();
-            if !entry.metadata().is_file() || is_internal(key) {
-                continue;
-            }
-            if self.local_root.is_some() {
-                // The fs lister gives no size or time: stat each file (a local syscall).
-                match operator.stat(key).await {
-                    Ok(meta) if meta.is_file() => objects.push(Self::object_meta(key, &meta)),
-                    Ok(_) => {}
-                    Err(err) if err.kind() == ErrorKind::NotFound => {}
-                    Err(err) => return Err(SinkError::backend("list", key, err)),
-                }
-            } else {
-                objects.push(Self::object_meta(key, entry.metadata()));
-            }
-        }
-        Ok(objects)
-    }
-
-    async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>, SinkError> {
+    async fn stat_now(&self, key: &str) -> Result<Option<ObjectMeta>, SinkError> {
         validate_key(key).map_err(|err| refused("stat", key, err))?;
         let Some(operator) = self.read_op("stat", key).await? else {
             return Ok(None);
@@ -272,11 +262,11 @@ impl Sink for OpendalSink {
             Ok(meta) if meta.is_file() => Ok(Some(Self::object_meta(key, &meta))),
             Ok(_) => Ok(None),
             Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(SinkError::backend("stat", key, err)),
+            Err(err) => Err(self.failed("stat", key, err)),
         }
     }
 
-    async fn delete(&self, key: &str) -> Result<(), SinkError> {
+    async fn delete_now(&self, key: &str) -> Result<(), SinkError> {
         validate_key(key).map_err(|err| refused("delete", key, err))?;
         if let Some(root) = &self.local_root {
             // A directory is not an object: leave it (OpenDAL's fs would remove it if empty).
@@ -293,7 +283,7 @@ impl Sink for OpendalSink {
         match operator.delete(key).await {
             Ok(()) => {}
             Err(err) if err.kind() == ErrorKind::NotFound => {}
-            Err(err) => return Err(SinkError::backend("delete", key, err)),
+            Err(err) => return Err(self.failed("delete", key, err)),
         }
         if let Some(root) = &self.local_root {
             Self::remove_empty_parents(root, key).await;
@@ -301,10 +291,18 @@ impl Sink for OpendalSink {
         Ok(())
     }
 
-    /// Object stores: a single `PUT` with `If-None-Match: *` (when the service supports
-    /// conditional writes; else [`PutIfAbsent::Unsupported`]). Local fs: see
-    /// `local_fs::link_if_absent` (temp file + hard link).
-    async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<PutIfAbsent, SinkError> {
+    async fn put_now(&self, key: &str, data: Bytes) -> Result<(), SinkError> {
+        let size = data.len() as u64;
+        let mut writer = self.open_write_now(key, Some(size)).await?;
+        if let Err(err) = writer.write(data).await {
+            // Best effort: the write error is the one worth reporting.
+            let _ = writer.abort().await;
+            return Err(err);
+        }
+        writer.close().await
+    }
+
+    async fn put_if_absent_now(&self, key: &str, data: Bytes) -> Result<PutIfAbsent, SinkError> {
         validate_key(key).map_err(|err| refused("write", key, err))?;
         let operator = self.write_op(key).await?;
         if let Some(root) = &self.local_root {
@@ -329,11 +327,11 @@ impl Sink for OpendalSink {
         match operator.write_with(key, data).if_not_exists(true).await {
             Ok(_) => Ok(PutIfAbsent::Created),
             Err(err) if err.kind() == ErrorKind::ConditionNotMatch => Ok(PutIfAbsent::Exists),
-            Err(err) => Err(SinkError::backend("write", key, err)),
+            Err(err) => Err(self.failed("write", key, err)),
         }
     }
 
-    async fn get(&self, key: &str) -> Result<Bytes, SinkError> {
+    async fn get_now(&self, key: &str) -> Result<Bytes, SinkError> {
         let (operator, meta) = self.stat_for_read(key).await?;
         let size = meta.content_length();
         if size > MAX_SMALL_OBJECT {
@@ -350,7 +348,128 @@ impl Sink for OpendalSink {
             .read_with(key)
             .range(0..size)
             .await
-            .map_err(|err| from_opendal("read", key, err))?;
+            .map_err(|err| self.missing_or_failed("read", key, err))?;
         Ok(buffer.to_bytes())
+    }
+}
+
+#[async_trait]
+impl Sink for OpendalSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+
+    fn deadlines(&self) -> Deadlines {
+        self.timeouts.deadlines()
+    }
+
+    async fn open_write(
+        &self,
+        key: &str,
+        size_hint: Option<u64>,
+    ) -> Result<Box<dyn SinkWriter>, SinkError> {
+        within(
+            self.deadline(),
+            "write",
+            key,
+            self.open_write_now(key, size_hint),
+        )
+        .await
+    }
+
+    async fn open_read(&self, key: &str) -> Result<BoxReader, SinkError> {
+        // Each later read is bounded by the timeout layer (io_timeout per attempt).
+        within(self.deadline(), "read", key, self.open_read_now(key)).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, SinkError> {
+        validate_prefix(prefix).map_err(|err| refused("list", prefix, err))?;
+        let deadline = self.deadline();
+        // A missing prefix lists as empty on every backend without an error; a `NotFound`
+        // here means a missing bucket or container, which must not look like "no backups".
+        // Likewise a missing fs root: an unmounted disk must not look like an empty one.
+        let Some(operator) = within(deadline, "list", prefix, self.read_op("list", prefix)).await?
+        else {
+            return Err(SinkError::backend(
+                "list",
+                prefix,
+                format!(
+                    "{} does not exist (nothing was backed up there yet, or a disk is not mounted)",
+                    self.description
+                ),
+            ));
+        };
+        // Each page is bounded on its own: a long listing is not a stalled one.
+        let mut lister = within(deadline, "list", prefix, async {
+            operator
+                .lister_with(prefix)
+                .recursive(true)
+                .await
+                .map_err(|err| self.failed("list", prefix, err))
+        })
+        .await?;
+        let mut objects = Vec::new();
+        while let Some(entry) = within(deadline, "list", prefix, async {
+            lister
+                .try_next()
+                .await
+                .map_err(|err| self.failed("list", prefix, err))
+        })
+        .await?
+        {
+            let key = entry.path();
+            if !entry.metadata().is_file() || is_internal(key) {
+                continue;
+            }
+            if self.local_root.is_some() {
+                // The fs lister gives no size or time: stat each file (a local syscall).
+                let stat = within(deadline, "list", key, async {
+                    match operator.stat(key).await {
+                        Ok(meta) => Ok(Some(meta)),
+                        Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
+                        Err(err) => Err(self.failed("list", key, err)),
+                    }
+                });
+                if let Some(meta) = stat.await?.filter(Metadata::is_file) {
+                    objects.push(Self::object_meta(key, &meta));
+                }
+            } else {
+                objects.push(Self::object_meta(key, entry.metadata()));
+            }
+        }
+        Ok(objects)
+    }
+
+    async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>, SinkError> {
+        within(self.deadline(), "stat", key, self.stat_now(key)).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), SinkError> {
+        within(self.deadline(), "delete", key, self.delete_now(key)).await
+    }
+
+    async fn put(&self, key: &str, data: Bytes) -> Result<(), SinkError> {
+        within(self.deadline(), "write", key, self.put_now(key, data)).await
+    }
+
+    /// Object stores: a single `PUT` with `If-None-Match: *` (when the service supports
+    /// conditional writes; else [`PutIfAbsent::Unsupported`]). Local fs: see
+    /// `local_fs::link_if_absent` (temp file + hard link).
+    async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<PutIfAbsent, SinkError> {
+        within(
+            self.deadline(),
+            "write",
+            key,
+            self.put_if_absent_now(key, data),
+        )
+        .await
+    }
+
+    async fn get(&self, key: &str) -> Result<Bytes, SinkError> {
+        within(self.deadline(), "read", key, self.get_now(key)).await
     }
 }

@@ -10,31 +10,36 @@
 //!   upload stays incomplete (invisible; a bucket lifecycle rule for incomplete multipart
 //!   uploads reclaims its space).
 
-use std::path::PathBuf;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use backup_core::{SinkError, SinkWriter};
 use bytes::Bytes;
 
+use crate::config::Secret;
 use crate::error::{refused, RequestError};
-use crate::local_fs::make_file_private;
+use crate::opendal_sink::service_error;
 
-/// An upload in progress to an OpenDAL backend.
+/// An upload in progress to an object store (fs uploads are `LocalWriter`s).
 pub(crate) struct OpendalWriter {
     key: String,
     /// `None` once closed or aborted.
     inner: Option<opendal::Writer>,
-    /// For fs: the final path of the object, made 0600 after close.
-    private_file: Option<PathBuf>,
+    /// The storage's credentials, kept out of errors.
+    secrets: Arc<Vec<Secret>>,
 }
 
 impl OpendalWriter {
-    pub(crate) fn new(key: &str, inner: opendal::Writer, private_file: Option<PathBuf>) -> Self {
+    pub(crate) fn new(key: &str, inner: opendal::Writer, secrets: Arc<Vec<Secret>>) -> Self {
         Self {
             key: key.to_owned(),
             inner: Some(inner),
-            private_file,
+            secrets,
         }
+    }
+
+    fn failed(&self, op: &'static str, err: opendal::Error) -> SinkError {
+        SinkError::backend(op, &self.key, service_error(&self.secrets, err))
     }
 }
 
@@ -56,7 +61,7 @@ impl SinkWriter for OpendalWriter {
             if let Some(mut writer) = self.inner.take() {
                 abort_after_failure(&mut writer, &self.key, "write").await;
             }
-            return Err(SinkError::backend("write", &self.key, err));
+            return Err(self.failed("write", err));
         }
         Ok(())
     }
@@ -67,16 +72,7 @@ impl SinkWriter for OpendalWriter {
         };
         if let Err(err) = writer.close().await {
             abort_after_failure(&mut writer, &self.key, "close").await;
-            return Err(SinkError::backend("close", &self.key, err));
-        }
-        if let Some(path) = &self.private_file {
-            if let Err(err) = make_file_private(path).await {
-                // A file that is not 0600 must not stay under its key as if it were complete.
-                if let Err(rm_err) = tokio::fs::remove_file(path).await {
-                    tracing::warn!(key = %self.key, error = %rm_err, "removing the object failed");
-                }
-                return Err(SinkError::backend("close", &self.key, err));
-            }
+            return Err(self.failed("close", err));
         }
         Ok(())
     }
@@ -88,7 +84,7 @@ impl SinkWriter for OpendalWriter {
         writer
             .abort()
             .await
-            .map_err(|err| SinkError::backend("abort", &self.key, err))
+            .map_err(|err| self.failed("abort", err))
     }
 }
 

@@ -414,6 +414,7 @@ async fn config_errors_name_the_storage() {
         "local",
         &StorageConfig::Fs(FsStorage {
             root: PathBuf::new(),
+            ..FsStorage::default()
         }),
     )
     .unwrap_err();
@@ -428,6 +429,7 @@ async fn config_errors_name_the_storage() {
         "local",
         &StorageConfig::Fs(FsStorage {
             root: file.join("below"),
+            ..FsStorage::default()
         }),
     )
     .unwrap();

@@ -268,6 +268,7 @@ fn secrets_stay_out_of_the_description_and_debug() {
         secret_access_key: Some(Secret::new("super-secret-key")),
         session_token: Some(Secret::new("session-secret")),
         virtual_host_style: true,
+        ..S3Storage::default()
     });
     let sink = OpendalSink::new("offsite", &config).unwrap();
     assert_eq!(sink.describe(), "s3://backups/prod");

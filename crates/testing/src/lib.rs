@@ -9,6 +9,7 @@
 //! - [`manifest`], a manifest as the pipeline writes it, for calling targets directly;
 //! - [`FaultProxy`], a TCP proxy in front of a real server that refuses, resets, stalls or
 //!   throttles connections on cue;
+//! - [`BlackHole`], an endpoint that accepts connections and never answers;
 //! - [`fake_tool`], a misbehaving `pg_dump` (or any client tool); [`free_port`], a loopback
 //!   port for a scratch server;
 //! - [`service_unavailable`], the skip-or-fail rule of tests that need a real server
@@ -44,6 +45,7 @@
 //! # }
 //! ```
 
+mod black_hole;
 mod bytes_source;
 mod failing_reader;
 mod fake_tool;
@@ -59,6 +61,7 @@ pub mod rabbitmq;
 pub mod redis;
 mod services;
 
+pub use black_hole::BlackHole;
 pub use bytes_source::BytesSource;
 pub use failing_reader::FailingReader;
 pub use fake_tool::{fake_tool, REAL_VERSION};

@@ -14,6 +14,7 @@ use super::fan_out::{abort_all, close_all, fan_out, Upload};
 use crate::io::{
     channel_writer, BoxWriter, ChannelWriter, Digest, HashWriter, NoShutdown, Progress,
 };
+use crate::sink::within;
 use crate::transform::Transform;
 use crate::{
     data_key, manifest_key, Artifact, BackupId, Dumped, Error, Manifest, Sink, SinkError, Source,
@@ -174,19 +175,25 @@ async fn open_uploads(
     size_hint: Option<u64>,
 ) -> (Vec<Upload>, Vec<StorageFailure>) {
     let opened = join_all(sinks.iter().map(|sink| async move {
-        (
-            sink.name().to_string(),
-            sink.open_write(key, size_hint).await,
-        )
+        let deadlines = sink.deadlines();
+        let opened = within(
+            deadlines.call,
+            "write",
+            key,
+            sink.open_write(key, size_hint),
+        );
+        (sink.name().to_string(), deadlines, opened.await)
     }))
     .await;
     let mut uploads = Vec::new();
     let mut failed = Vec::new();
-    for (storage, result) in opened {
+    for (storage, deadlines, result) in opened {
         match result {
             Ok(writer) => uploads.push(Upload {
                 storage,
+                key: key.to_owned(),
                 writer,
+                deadlines,
                 error: None,
             }),
             Err(error) => failed.push(StorageFailure {
@@ -271,7 +278,7 @@ async fn write_manifests(
             // On failure the data object stays: the manifest may have been stored after all
             // (a timed-out PUT), and deleting the data would break it. Without a manifest the
             // object is a leftover that is never listed and that prune removes.
-            let result = sink.put(&key, body).await;
+            let result = within(sink.deadlines().call, "write", &key, sink.put(&key, body)).await;
             (sink.name().to_string(), result)
         })
     });

@@ -35,9 +35,26 @@ pub(super) async fn backup_under_locks(
         }
         Err(error) => Err(error),
     };
-    for guard in guards {
-        locking::unlock(guard, &source.name).await;
-    }
+    // A storage that missed the backup may not be answering: its lock is released in the
+    // background instead of making the run wait on it once more (README, "Configuration":
+    // a silent storage is given up on once); a lock left behind is taken over by the next run.
+    let missed: Vec<&str> = match &result {
+        Ok(done) => done.failed.iter().map(|f| f.storage.as_str()).collect(),
+        Err(_) => Vec::new(),
+    };
+    let (left, released): (Vec<_>, Vec<_>) = guards.into_iter().partition(|guard| {
+        guard
+            .storages()
+            .iter()
+            .any(|s| missed.contains(&s.as_str()))
+    });
+    drop(left);
+    futures::future::join_all(
+        released
+            .into_iter()
+            .map(|guard| locking::unlock(guard, &source.name)),
+    )
+    .await;
     result
 }
 

@@ -72,8 +72,20 @@ impl Lifeboat {
         log(&backup);
         let record = backup.record();
         metrics.record_backup(&source.name, &record);
-        if !record.success {
-            self.last_success_from_catalog(source, metrics).await;
+        match &backup.result {
+            // A backup that missed some storages is the newest one there is: no need to ask
+            // the storages (one of which may not be answering) for it.
+            Ok(done) if !record.success => {
+                let m = &done.manifest;
+                metrics.set_last_success(
+                    &source.name,
+                    m.finished_at.unix_timestamp(),
+                    m.artifact.raw_bytes,
+                    m.artifact.stored_bytes,
+                );
+            }
+            Err(_) => self.last_success_from_catalog(source, metrics).await,
+            Ok(_) => {}
         }
         notifier.notify(&backup.event()).await;
         backup

@@ -139,9 +139,13 @@ pub struct BackupRun {
 }
 
 impl BackupRun {
-    /// Success when every source succeeded, partial when some did, else the failure that
-    /// says most.
+    /// Success when every source succeeded; partial when some failed but at least one
+    /// backup exists (a source that missed some of its storages has one: README, "What a
+    /// backup is"); else the failure that says most.
     pub fn verdict(&self) -> Verdict {
-        Verdict::of(self.sources.iter().map(SourceBackup::failure))
+        match Verdict::of(self.sources.iter().map(SourceBackup::failure)) {
+            Verdict::Failed(_) if self.sources.iter().any(|s| s.result.is_ok()) => Verdict::Partial,
+            verdict => verdict,
+        }
     }
 }

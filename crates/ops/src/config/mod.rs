@@ -9,6 +9,7 @@ mod encryption;
 mod error;
 mod expand;
 mod sources;
+mod storages;
 
 use std::path::{Path, PathBuf};
 
@@ -140,6 +141,7 @@ impl Config {
                 Ok((name, resolve_storage(storage, &base)))
             })
             .collect::<Result<IndexMap<_, _>, _>>()?;
+        storages::check(&storages).map_err(|message| invalid(None, message))?;
         let default_storage = storages.keys().next().cloned().unwrap_or_default();
 
         let mut sources: Vec<SourceConfig> = Vec::new();

@@ -63,6 +63,7 @@ impl TestBucket {
             secret_access_key: Some(Secret::new("test")),
             session_token: None,
             virtual_host_style: false,
+            ..S3Storage::default()
         })
     }
 

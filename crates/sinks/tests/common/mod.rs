@@ -25,6 +25,7 @@ pub fn fs_sink(root: &Path) -> OpendalSink {
         "local",
         &StorageConfig::Fs(FsStorage {
             root: root.to_path_buf(),
+            ..FsStorage::default()
         }),
     )
     .unwrap()
