@@ -42,9 +42,12 @@ pub mod chunking;
 pub mod config;
 mod error;
 mod keys;
+mod leftovers;
 mod local_fs;
 #[cfg(feature = "fs")]
 mod local_ops;
+#[cfg(feature = "s3")]
+pub mod multipart;
 mod opendal_sink;
 mod writer;
 

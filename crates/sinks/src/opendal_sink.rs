@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
+use backup_core::leftovers::{LeftoverKind, LeftoverScope, StorageLeftover};
 use backup_core::lock::PutIfAbsent;
 use backup_core::{BoxReader, ObjectMeta, Sink, SinkError, SinkWriter, MAX_SMALL_OBJECT};
 use bytes::Bytes;
@@ -18,6 +19,7 @@ use crate::chunking::{chunk_size, MIB};
 use crate::config::StorageConfig;
 use crate::error::{from_opendal, refused, SinksError};
 use crate::keys::{is_internal, validate_key, validate_prefix, TMP_DIR_NAME};
+use crate::leftovers;
 use crate::local_fs::{self, create_private_dir_all_async};
 use crate::writer::OpendalWriter;
 
@@ -50,6 +52,9 @@ pub struct OpendalSink {
     access: Access,
     /// For fs: the absolute root directory.
     local_root: Option<PathBuf>,
+    /// For S3: the client that lists and aborts unfinished multipart uploads.
+    #[cfg(feature = "s3")]
+    uploads: Option<crate::multipart::S3Uploads>,
 }
 
 /// Shows the name and the description only: the operator holds credentials.
@@ -111,11 +116,18 @@ impl OpendalSink {
     /// find nothing). `lifeboat check` lists to verify access.
     pub fn new(name: &str, config: &StorageConfig) -> Result<Self, SinksError> {
         let backend = backends::build(name, config)?;
+        #[cfg(feature = "s3")]
+        let uploads = match config {
+            StorageConfig::S3(s3) => Some(crate::multipart::S3Uploads::new(name, s3)?),
+            _ => None,
+        };
         Ok(Self {
             name: name.to_owned(),
             description: backend.description,
             access: backend.access,
             local_root: backend.local_root,
+            #[cfg(feature = "s3")]
+            uploads,
         })
     }
 
@@ -299,6 +311,73 @@ impl Sink for OpendalSink {
             Self::remove_empty_parents(root, key).await;
         }
         Ok(())
+    }
+
+    /// Local fs: the files of `.lifeboat-tmp/` and the empty folders below the source's
+    /// folder. S3: the source's unfinished multipart uploads (dated from their start). GCS and
+    /// Azure keep nothing but objects here (their uncommitted uploads expire on their own).
+    async fn list_leftovers(
+        &self,
+        scope: LeftoverScope<'_>,
+    ) -> Result<Vec<StorageLeftover>, SinkError> {
+        let internal = scope == LeftoverScope::Internal;
+        let prefix = match scope {
+            LeftoverScope::Source(source) => backup_core::source_prefix(source),
+            LeftoverScope::Internal => String::new(),
+        };
+        validate_prefix(&prefix).map_err(|err| refused("list", &prefix, err))?;
+        if let Some(root) = &self.local_root {
+            let root = root.clone();
+            let shown = if internal {
+                format!("{TMP_DIR_NAME}/")
+            } else {
+                prefix.clone()
+            };
+            return tokio::task::spawn_blocking(move || {
+                if internal {
+                    leftovers::temp_uploads(&root)
+                } else {
+                    leftovers::empty_folders(&root, &prefix)
+                }
+            })
+            .await
+            .map_err(|err| SinkError::backend("list", &shown, err))?
+            .map_err(|err| SinkError::backend("list", &shown, err));
+        }
+        #[cfg(feature = "s3")]
+        if let (Some(uploads), false) = (&self.uploads, internal) {
+            return uploads
+                .list(&prefix)
+                .await
+                .map_err(|err| SinkError::backend("list", &prefix, err));
+        }
+        Ok(Vec::new())
+    }
+
+    async fn remove_leftover(&self, leftover: &StorageLeftover) -> Result<(), SinkError> {
+        match leftover.kind {
+            #[cfg(feature = "s3")]
+            LeftoverKind::UnfinishedUpload => {
+                let (Some(uploads), Some(upload_id)) = (&self.uploads, &leftover.upload_id) else {
+                    return Ok(());
+                };
+                uploads
+                    .abort(&leftover.key, upload_id)
+                    .await
+                    .map_err(|err| SinkError::backend("abort", &leftover.key, err))
+            }
+            LeftoverKind::TempUpload | LeftoverKind::EmptyFolder => {
+                let Some(root) = self.local_root.clone() else {
+                    return Ok(());
+                };
+                let item = leftover.clone();
+                tokio::task::spawn_blocking(move || leftovers::remove(&root, &item))
+                    .await
+                    .map_err(|err| SinkError::backend("delete", &leftover.key, err))?
+                    .map_err(|err| SinkError::backend("delete", &leftover.key, err))
+            }
+            _ => self.delete(&leftover.key).await,
+        }
     }
 
     /// Object stores: a single `PUT` with `If-None-Match: *` (when the service supports
