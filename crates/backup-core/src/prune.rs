@@ -113,16 +113,29 @@ async fn view(sink: &dyn Sink, source: &str) -> Result<StorageView, Error> {
             }
         }
     }
-    let leftovers = sink
-        .list_leftovers(LeftoverScope::Source(source))
-        .await
-        .map_err(storage_error(sink))?;
+    let leftovers = leftovers_or_none(sink, LeftoverScope::Source(source)).await;
     Ok(StorageView {
         storage: sink.name().to_string(),
         objects,
         manifests,
         leftovers,
     })
+}
+
+/// What `sink` holds besides objects in `scope`. A storage that cannot tell (a server without
+/// multipart listing, an unreadable temp folder) only warns: leftovers must not stop the
+/// retention, whose view of the backups is complete without them.
+async fn leftovers_or_none(sink: &dyn Sink, scope: LeftoverScope<'_>) -> Vec<StorageLeftover> {
+    match sink.list_leftovers(scope).await {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::warn!(
+                storage = sink.name(),
+                "could not look for leftovers: {error}"
+            );
+            Vec::new()
+        }
+    }
 }
 
 /// The backup id an object belongs to by its place in the layout, `<source>/<id>/...`.
@@ -206,7 +219,7 @@ pub async fn plan_prune(
 
 /// The leftovers in the storages' own temp areas (`.lifeboat-tmp/` on fs), shared by every
 /// source, judged at `now`. They belong to no source, so only their age tells whether a run
-/// still writes them.
+/// still writes them. A storage that cannot be looked at only warns.
 pub async fn plan_internal_leftovers(
     sinks: &[Arc<dyn Sink>],
     now: OffsetDateTime,
@@ -214,10 +227,7 @@ pub async fn plan_internal_leftovers(
 ) -> Result<Vec<Leftover>, Error> {
     let mut leftovers = Vec::new();
     for sink in sinks {
-        let items = sink
-            .list_leftovers(LeftoverScope::Internal)
-            .await
-            .map_err(storage_error(sink.as_ref()))?;
+        let items = leftovers_or_none(sink.as_ref(), LeftoverScope::Internal).await;
         leftovers.extend(
             items
                 .into_iter()

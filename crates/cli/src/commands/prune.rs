@@ -56,29 +56,82 @@ pub fn print_plan(outcome: &PruneOutcome) {
             storage.clone(),
         ]);
     }
-    for leftover in &plan.leftovers {
-        let age = leftover
-            .last_modified
+    let age = |modified: Option<time::OffsetDateTime>| {
+        modified
             .map(|m| format!("{}h old", (outcome.now - m).whole_hours()))
-            .unwrap_or_else(|| "age unknown".to_string());
+            .unwrap_or_else(|| "age unknown".to_string())
+    };
+    for leftover in &plan.leftovers {
+        let why = if leftover.remove {
+            format!(
+                "leftover of a failed run: {} ({}, {})",
+                leftover.kind,
+                age(leftover.last_modified),
+                output::size(leftover.size)
+            )
+        } else if leftover.last_modified.is_none() {
+            format!("{}: age unknown, kept", leftover.kind)
+        } else {
+            format!(
+                "{}, no manifest yet ({}): maybe a backup in progress",
+                leftover.kind,
+                age(leftover.last_modified)
+            )
+        };
         table.add_row(vec![
             plan.source.clone(),
             leftover.key.clone(),
             "-".into(),
             if leftover.remove { verb } else { "keep" }.to_string(),
-            if leftover.remove {
-                format!("leftover of a failed run ({age})")
-            } else {
-                format!("no manifest yet ({age}): maybe a backup in progress")
-            },
+            why,
             leftover.storage.clone(),
         ]);
     }
+    for copy in &outcome.scratch {
+        let why = if copy.remove {
+            format!(
+                "leftover of a failed run: scratch copy of pid {} ({}, {})",
+                copy.pid,
+                age(copy.last_modified),
+                output::size(copy.size)
+            )
+        } else {
+            format!("scratch copy of a running process (pid {})", copy.pid)
+        };
+        table.add_row(vec![
+            plan.source.clone(),
+            copy.path.display().to_string(),
+            "-".into(),
+            if copy.remove { verb } else { "keep" }.to_string(),
+            why,
+            "(this host)".into(),
+        ]);
+    }
     output::print(&table);
-    if let Some(Ok(report)) = &outcome.removed {
-        output::print(format_args!(
-            "{}: removed {} backup copy(ies) and {} leftover object(s)",
-            outcome.source, report.backups_removed, report.leftovers_removed
-        ));
+    match &outcome.removed {
+        Some(Ok(report)) => output::print(format_args!(
+            "{}: removed {} backup copy(ies) and {} leftover(s), freed {} ({} of leftovers)",
+            outcome.source,
+            report.backups_removed,
+            report.leftovers_removed,
+            output::size(report.bytes_freed()),
+            output::size(report.leftover_bytes_freed),
+        )),
+        Some(Err(_)) => {}
+        None => {
+            let (count, bytes) = plan
+                .leftovers
+                .iter()
+                .filter(|l| l.remove)
+                .map(|l| l.size)
+                .chain(outcome.scratch.iter().filter(|c| c.remove).map(|c| c.size))
+                .fold((0, 0), |(n, total), size| (n + 1, total + size));
+            output::print(format_args!(
+                "{}: would remove {} backup copy(ies) and {count} leftover(s) ({} of leftovers)",
+                outcome.source,
+                plan.removed(),
+                output::size(bytes),
+            ));
+        }
     }
 }
