@@ -109,6 +109,9 @@ pub enum Command {
         /// Only this storage.
         #[arg(long)]
         storage: Option<String>,
+        /// Machine-readable output (see README).
+        #[arg(long)]
+        json: bool,
     },
     /// Run the schedules (backups, restore drills); serve /metrics, /healthz, /readyz.
     Daemon {

@@ -204,13 +204,44 @@ fn the_grace_is_configurable() {
     );
     lifeboat(dir.path()).arg("backup").assert().success();
     let left = killed_run_leftovers(dir.path(), 3);
-    lifeboat(dir.path())
+    let out = lifeboat(dir.path())
         .env("TMPDIR", dir.path().join("tmp"))
-        .arg("prune")
-        .assert()
-        .success()
-        .stdout(contains("maybe a backup in progress"));
+        .args(["prune", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // Three days is within a 30-day grace; only the dead process's scratch copy goes.
     assert!(left[..3].iter().all(|p| p.exists()));
     assert!(!left[3].exists());
+    let source = &shown[0];
+    assert_eq!(source["source"], "app");
+    assert_eq!(source["ok"], true);
+    assert_eq!(source["backups"].as_array().unwrap().len(), 1);
+    let mut kinds: Vec<(String, bool)> = source["leftovers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["kind"].as_str().unwrap().to_string(),
+                l["remove"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    kinds.sort();
+    let expected = [
+        ("empty-folder", false),
+        ("no-manifest", false),
+        ("scratch-copy", true),
+        ("temp-upload", false),
+    ];
+    assert_eq!(kinds, expected.map(|(k, r)| (k.to_string(), r)));
+    assert_eq!(source["removed"]["leftovers"], 1);
+    assert_eq!(source["removed"]["leftover_bytes_freed"], 2048);
+    assert_eq!(source["removed"]["bytes_freed"], 2048);
 }

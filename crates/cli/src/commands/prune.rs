@@ -1,18 +1,136 @@
-//! `lifeboat prune [NAME] [--dry-run]`: the plan of each source (keep or remove, and why),
-//! and what was removed.
+//! `lifeboat prune [NAME] [--dry-run] [--json]`: the plan of each source (keep or remove, and
+//! why), and what was removed, with the bytes freed.
 
-use lifeboat::{describe, Lifeboat, PruneOutcome, PruneRequest};
+use lifeboat::{describe, Lifeboat, PruneOutcome, PruneRequest, SourcePrune};
+use serde::Serialize;
 
 use crate::exit::{CliError, Exit};
 use crate::output;
 
+/// One source in `prune --json` (README, "`prune --json`").
+#[derive(Debug, Serialize)]
+struct Shown<'a> {
+    source: &'a str,
+    dry_run: bool,
+    ok: bool,
+    exit_code: u8,
+    error: Option<String>,
+    backups: Vec<ShownBackup>,
+    leftovers: Vec<ShownLeftover>,
+    removed: Option<ShownRemoved>,
+}
+
+/// One backup copy's decision.
+#[derive(Debug, Serialize)]
+struct ShownBackup {
+    id: String,
+    storage: String,
+    keep: bool,
+    reasons: Vec<String>,
+}
+
+/// One leftover.
+#[derive(Debug, Serialize)]
+struct ShownLeftover {
+    storage: String,
+    kind: backup_core::leftovers::LeftoverKind,
+    key: String,
+    size: u64,
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_modified: Option<time::OffsetDateTime>,
+    remove: bool,
+}
+
+/// What the removal did.
+#[derive(Debug, Serialize)]
+struct ShownRemoved {
+    backups: usize,
+    leftovers: usize,
+    bytes_freed: u64,
+    leftover_bytes_freed: u64,
+}
+
+impl<'a> From<&'a SourcePrune> for Shown<'a> {
+    fn from(pruned: &'a SourcePrune) -> Self {
+        let error = match &pruned.result {
+            Ok(outcome) => outcome.removed.as_ref().and_then(|r| r.as_ref().err()),
+            Err(error) => Some(error),
+        };
+        let mut shown = Self {
+            source: &pruned.source,
+            dry_run: false,
+            ok: error.is_none(),
+            exit_code: pruned.failure().map_or(0, |f| Exit::from(f) as u8),
+            error: error.map(|e| describe(e)),
+            backups: Vec::new(),
+            leftovers: Vec::new(),
+            removed: None,
+        };
+        let Ok(outcome) = &pruned.result else {
+            return shown;
+        };
+        shown.dry_run = outcome.dry_run;
+        shown.backups = outcome
+            .plan
+            .backups
+            .iter()
+            .map(|(decision, storage)| ShownBackup {
+                id: decision.id.to_string(),
+                storage: storage.clone(),
+                keep: decision.keep,
+                reasons: decision.reasons.iter().map(ToString::to_string).collect(),
+            })
+            .collect();
+        shown.leftovers = outcome
+            .plan
+            .leftovers
+            .iter()
+            .map(|l| ShownLeftover {
+                storage: l.storage.clone(),
+                kind: l.kind,
+                key: l.key.clone(),
+                size: l.size,
+                last_modified: l.last_modified,
+                remove: l.remove,
+            })
+            .chain(outcome.scratch.iter().map(|c| ShownLeftover {
+                storage: "(this host)".to_string(),
+                kind: backup_core::leftovers::LeftoverKind::ScratchCopy,
+                key: c.path.display().to_string(),
+                size: c.size,
+                last_modified: c.last_modified,
+                remove: c.remove,
+            }))
+            .collect();
+        if let Some(Ok(report)) = &outcome.removed {
+            shown.removed = Some(ShownRemoved {
+                backups: report.backups_removed,
+                leftovers: report.leftovers_removed,
+                bytes_freed: report.bytes_freed(),
+                leftover_bytes_freed: report.leftover_bytes_freed,
+            });
+        }
+        shown
+    }
+}
+
 /// Prunes the selected sources; exit 1 (or the more telling code) if any could not be pruned.
-pub async fn run(lifeboat: &Lifeboat, request: &PruneRequest<'_>) -> Result<Exit, CliError> {
+pub async fn run(
+    lifeboat: &Lifeboat,
+    request: &PruneRequest<'_>,
+    json: bool,
+) -> Result<Exit, CliError> {
     let run = lifeboat.prune(request).await?;
+    if json {
+        let shown: Vec<Shown<'_>> = run.iter().map(Shown::from).collect();
+        super::print_json(&shown)?;
+    }
     for source in &run {
         let error = match &source.result {
             Ok(outcome) => {
-                print_plan(outcome);
+                if !json {
+                    print_plan(outcome);
+                }
                 outcome
                     .removed
                     .as_ref()
