@@ -118,7 +118,18 @@ impl OpendalSink {
         let backend = backends::build(name, config)?;
         #[cfg(feature = "s3")]
         let uploads = match config {
-            StorageConfig::S3(s3) => Some(crate::multipart::S3Uploads::new(name, s3)?),
+            // OpenDAL accepts endpoints a strict URL parser does not (a virtual-hosted bucket
+            // on an IP address): such a storage still opens, without multipart collection.
+            StorageConfig::S3(s3) => match crate::multipart::S3Uploads::new(name, s3) {
+                Ok(uploads) => Some(uploads),
+                Err(error) => {
+                    tracing::warn!(
+                        storage = name,
+                        "unfinished multipart uploads cannot be collected here: {error}"
+                    );
+                    None
+                }
+            },
             _ => None,
         };
         Ok(Self {
