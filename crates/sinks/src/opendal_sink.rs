@@ -325,8 +325,9 @@ impl Sink for OpendalSink {
     }
 
     /// Local fs: the files of `.lifeboat-tmp/` and the empty folders below the source's
-    /// folder. S3: the source's unfinished multipart uploads (dated from their start). GCS and
-    /// Azure keep nothing but objects here (their uncommitted uploads expire on their own).
+    /// folder. S3: the source's unfinished multipart uploads (dated by their newest part).
+    /// GCS and Azure report none: Azure discards uncommitted blocks itself, and GCS's
+    /// multipart uploads need a bucket lifecycle rule (README, "Configuration").
     async fn list_leftovers(
         &self,
         scope: LeftoverScope<'_>,
