@@ -78,6 +78,7 @@ pub mod catalog;
 mod error;
 pub mod io;
 mod layout;
+pub mod leftovers;
 pub mod lock;
 mod manifest;
 pub mod pipeline;

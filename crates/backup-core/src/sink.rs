@@ -9,6 +9,8 @@ use bytes::Bytes;
 use time::OffsetDateTime;
 use tokio::io::AsyncRead;
 
+use crate::leftovers::{LeftoverScope, StorageLeftover};
+
 /// A boxed reader as returned by [`Sink::open_read`].
 pub type BoxReader = Box<dyn AsyncRead + Send + Unpin>;
 
@@ -212,4 +214,22 @@ pub trait Sink: Send + Sync {
 
     /// Reads a small object whole (at most [`MAX_SMALL_OBJECT`] bytes).
     async fn get(&self, key: &str) -> Result<Bytes, SinkError>;
+
+    /// What the storage holds besides its objects in `scope`, left by failed or killed runs:
+    /// temp uploads, empty folders, unfinished multipart uploads, each with its modification
+    /// time (`crate::leftovers`). The default (a storage that keeps nothing but objects)
+    /// reports none.
+    async fn list_leftovers(
+        &self,
+        scope: LeftoverScope<'_>,
+    ) -> Result<Vec<StorageLeftover>, SinkError> {
+        let _ = scope;
+        Ok(Vec::new())
+    }
+
+    /// Removes one leftover reported by [`Sink::list_leftovers`]; one already gone is not an
+    /// error. The default deletes its key as an object.
+    async fn remove_leftover(&self, leftover: &StorageLeftover) -> Result<(), SinkError> {
+        self.delete(&leftover.key).await
+    }
 }

@@ -193,3 +193,82 @@ async fn a_storage_that_missed_recent_backups_keeps_its_own_newest() {
         "b lost its backups because newer ones exist in a"
     );
 }
+
+/// A storage whose listings give no modification times (as some backends' listings do); a
+/// `stat` of one object does.
+struct UndatedListing(MemorySink);
+
+#[async_trait::async_trait]
+impl Sink for UndatedListing {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+    async fn open_write(
+        &self,
+        key: &str,
+        size_hint: Option<u64>,
+    ) -> Result<Box<dyn backup_core::SinkWriter>, backup_core::SinkError> {
+        self.0.open_write(key, size_hint).await
+    }
+    async fn open_read(&self, key: &str) -> Result<backup_core::BoxReader, backup_core::SinkError> {
+        self.0.open_read(key).await
+    }
+    async fn list(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<backup_core::ObjectMeta>, backup_core::SinkError> {
+        let mut listed = self.0.list(prefix).await?;
+        for object in &mut listed {
+            object.last_modified = None;
+        }
+        Ok(listed)
+    }
+    async fn stat(
+        &self,
+        key: &str,
+    ) -> Result<Option<backup_core::ObjectMeta>, backup_core::SinkError> {
+        self.0.stat(key).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), backup_core::SinkError> {
+        self.0.delete(key).await
+    }
+    async fn get(&self, key: &str) -> Result<bytes::Bytes, backup_core::SinkError> {
+        self.0.get(key).await
+    }
+}
+
+#[tokio::test]
+async fn a_leftover_listed_without_a_time_is_dated_by_a_stat() {
+    let memory = MemorySink::new("offsite");
+    backups(&memory, 1).await;
+    let now = OffsetDateTime::now_utc();
+    let old = "app/20200101T000000Z-aaaaaa/data.db";
+    let young = "app/20991231T000000Z-bbbbbb/data.db";
+    memory.set_object_at(old, vec![1u8; 10], now - Duration::hours(30));
+    memory.set_object_at(young, vec![2u8; 10], now - Duration::minutes(5));
+    let sinks: Vec<Arc<dyn Sink>> = vec![Arc::new(UndatedListing(memory.clone()))];
+
+    let plan = plan_prune(&sinks, "app", &keep_last(5), now, DEFAULT_LEFTOVER_GRACE)
+        .await
+        .unwrap();
+    let by_key = |k: &str| plan.leftovers.iter().find(|l| l.key == k).unwrap();
+    assert!(by_key(old).last_modified.is_some());
+    assert!(
+        by_key(old).remove,
+        "an old leftover must not look new for ever"
+    );
+    assert!(!by_key(young).remove);
+    let report = execute_prune(&plan, &sinks).await.unwrap();
+    assert_eq!(
+        (report.leftovers_removed, report.leftover_bytes_freed),
+        (1, 10)
+    );
+    assert!(memory.object(old).is_none());
+    assert!(memory.object(young).is_some());
+    // Leftovers never count as backups: one backup was planned, and it is kept.
+    assert_eq!(plan.backups.len(), 1);
+    assert!(plan.backups[0].0.keep);
+}

@@ -99,7 +99,7 @@ pub enum Command {
         storage: Option<String>,
     },
     /// Apply each source's retention: remove the backups no rule keeps, and leftovers of
-    /// failed runs older than a day.
+    /// failed runs older than `[prune] leftover_grace` (default a day); print the bytes freed.
     Prune {
         /// Only this source (default: all).
         name: Option<String>,
@@ -109,6 +109,9 @@ pub enum Command {
         /// Only this storage.
         #[arg(long)]
         storage: Option<String>,
+        /// Machine-readable output (see README).
+        #[arg(long)]
+        json: bool,
     },
     /// Run the schedules (backups, restore drills); serve /metrics, /healthz, /readyz.
     Daemon {

@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use backup_core::catalog::{catalog, Selector};
 use backup_core::pipeline::{run_check, RestoreRequest};
-use backup_core::verify_record::{write_verify_record, VerifyRecord, VERIFY_FORMAT};
-use backup_core::Report;
+use backup_core::verify_record::{verify_key, write_verify_record, VerifyRecord, VERIFY_FORMAT};
+use backup_core::{manifest_key, Report, Sink, SinkError};
 
 use crate::config::SourceConfig;
 use crate::observe::Shown;
@@ -151,9 +151,13 @@ impl Lifeboat {
                 },
             };
             // `status` reports the last drill from this record; a read-only storage just does
-            // not get one.
-            if let Err(error) = write_verify_record(sink.as_ref(), &source.name, &record).await {
-                tracing::warn!(storage = %copy.storage, "could not record the verify result: {error}");
+            // not get one, nor a backup pruned meanwhile.
+            match record_beside_manifest(sink.as_ref(), &source.name, &record).await {
+                Ok(true) => {}
+                Ok(false) => tracing::info!(storage = %copy.storage, id = %manifest.id,
+                    "not recording the verify result: the backup was removed meanwhile"),
+                Err(error) => tracing::warn!(storage = %copy.storage,
+                    "could not record the verify result: {error}"),
             }
             if let Err(error) = &result {
                 tracing::error!(source = %source.name, storage = %copy.storage,
@@ -167,5 +171,88 @@ impl Lifeboat {
             });
         }
         Ok(results)
+    }
+}
+
+/// Writes `record` beside its backup's manifest, only if the manifest is still there; returns
+/// whether the record stays. Prune removes a backup's manifest first, then what its folder
+/// holds: if the manifest is gone after the write, the record is removed again (on fs with
+/// the folders it emptied), so either prune's listing sees the record or this check sees the
+/// manifest gone, and no folder of a pruned backup is left behind.
+pub(crate) async fn record_beside_manifest(
+    sink: &dyn Sink,
+    source: &str,
+    record: &VerifyRecord,
+) -> Result<bool, SinkError> {
+    let manifest = manifest_key(source, &record.id);
+    if sink.stat(&manifest).await?.is_none() {
+        return Ok(false);
+    }
+    write_verify_record(sink, source, record).await?;
+    if sink.stat(&manifest).await?.is_none() {
+        sink.delete(&verify_key(source, &record.id)).await?;
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use backup_core::BackupId;
+    use lifeboat_sinks::{FsStorage, OpendalSink, StorageConfig};
+
+    fn record(id: &BackupId) -> VerifyRecord {
+        VerifyRecord {
+            format: VERIFY_FORMAT.to_string(),
+            id: id.clone(),
+            storage: "local".into(),
+            verified_at: time::OffsetDateTime::now_utc(),
+            ok: true,
+            deep: false,
+            duration_ms: 1,
+            summary: "ok".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pruned_backup_gets_no_record_and_its_folder_stays_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("backups");
+        let sink = OpendalSink::new(
+            "local",
+            &StorageConfig::Fs(FsStorage {
+                root: root.clone(),
+                ..FsStorage::default()
+            }),
+        )
+        .unwrap();
+        let kept = BackupId::new(time::OffsetDateTime::now_utc());
+        let pruned: BackupId = "20200101T000000Z-abcdef".parse().unwrap();
+        for id in [&kept, &pruned] {
+            sink.put(&manifest_key("app", id), b"{}".to_vec().into())
+                .await
+                .unwrap();
+        }
+        // Prune removes the manifest, then the rest of the folder, while verify runs.
+        sink.delete(&manifest_key("app", &pruned)).await.unwrap();
+        let folder = root.join(backup_core::backup_dir("app", &pruned));
+        assert!(!folder.exists());
+
+        assert!(!record_beside_manifest(&sink, "app", &record(&pruned))
+            .await
+            .unwrap());
+        assert!(!folder.exists(), "verify brought back {folder:?}");
+
+        assert!(record_beside_manifest(&sink, "app", &record(&kept))
+            .await
+            .unwrap());
+        assert!(sink
+            .stat(&verify_key("app", &kept))
+            .await
+            .unwrap()
+            .is_some());
     }
 }

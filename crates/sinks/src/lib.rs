@@ -45,11 +45,14 @@ pub mod chunking;
 pub mod config;
 mod error;
 mod keys;
+mod leftovers;
 mod local_fs;
 #[cfg(feature = "fs")]
 mod local_ops;
 mod local_writer;
 mod location;
+#[cfg(feature = "s3")]
+pub mod multipart;
 mod opendal_sink;
 mod service_error;
 mod timeouts;

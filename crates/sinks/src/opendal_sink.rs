@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
+use backup_core::leftovers::{LeftoverKind, LeftoverScope, StorageLeftover};
 use backup_core::lock::PutIfAbsent;
 use backup_core::{
     within, BoxReader, Deadlines, ObjectMeta, Sink, SinkError, SinkWriter, MAX_SMALL_OBJECT,
@@ -21,6 +22,7 @@ use crate::chunking::{chunk_size, MIB};
 use crate::config::{Secret, StorageConfig};
 use crate::error::{refused, SinksError};
 use crate::keys::{is_internal, validate_key, validate_prefix, TMP_DIR_NAME};
+use crate::leftovers;
 use crate::local_fs::{self, create_private_dir_all_async};
 use crate::local_writer::LocalWriter;
 use crate::service_error::ServiceError;
@@ -62,6 +64,9 @@ pub struct OpendalSink {
     timeouts: Timeouts,
     /// The storage's credentials, kept out of its errors.
     secrets: Arc<Vec<Secret>>,
+    /// For S3: the client that lists and aborts unfinished multipart uploads.
+    #[cfg(feature = "s3")]
+    uploads: Option<crate::multipart::S3Uploads>,
 }
 
 /// Shows the name and the description only: the operator holds credentials.
@@ -144,6 +149,24 @@ impl OpendalSink {
     /// find nothing). `lifeboat check` lists and writes a probe to verify access.
     pub fn new(name: &str, config: &StorageConfig) -> Result<Self, SinksError> {
         let backend = backends::build(name, config)?;
+        #[cfg(feature = "s3")]
+        let uploads = match config {
+            // OpenDAL accepts endpoints a strict URL parser does not (a virtual-hosted bucket
+            // on an IP address): such a storage still opens, without multipart collection.
+            StorageConfig::S3(s3) => {
+                match crate::multipart::S3Uploads::new(name, s3, backend.timeouts) {
+                    Ok(uploads) => Some(uploads),
+                    Err(error) => {
+                        tracing::warn!(
+                            storage = name,
+                            "unfinished multipart uploads cannot be collected here: {error}"
+                        );
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         Ok(Self {
             name: name.to_owned(),
             description: backend.description,
@@ -151,6 +174,8 @@ impl OpendalSink {
             local_root: backend.local_root,
             timeouts: backend.timeouts,
             secrets: backend.secrets,
+            #[cfg(feature = "s3")]
+            uploads,
         })
     }
 
@@ -454,6 +479,84 @@ impl Sink for OpendalSink {
 
     async fn put(&self, key: &str, data: Bytes) -> Result<(), SinkError> {
         within(self.deadline(), "write", key, self.put_now(key, data)).await
+    }
+
+    /// Local fs: the files of `.lifeboat-tmp/` and the empty folders below the source's
+    /// folder. S3: the source's unfinished multipart uploads (dated by their newest part).
+    /// GCS and Azure report none: Azure discards uncommitted blocks itself, and GCS's
+    /// multipart uploads need a bucket lifecycle rule (README, "Configuration").
+    async fn list_leftovers(
+        &self,
+        scope: LeftoverScope<'_>,
+    ) -> Result<Vec<StorageLeftover>, SinkError> {
+        let internal = scope == LeftoverScope::Internal;
+        let prefix = match scope {
+            LeftoverScope::Source(source) => backup_core::source_prefix(source),
+            LeftoverScope::Internal => String::new(),
+        };
+        validate_prefix(&prefix).map_err(|err| refused("list", &prefix, err))?;
+        if let Some(root) = &self.local_root {
+            let root = root.clone();
+            let shown = if internal {
+                format!("{TMP_DIR_NAME}/")
+            } else {
+                prefix.clone()
+            };
+            // A hung mount stalls the walk: it gets the same deadline as any other call.
+            let walk = tokio::task::spawn_blocking(move || {
+                if internal {
+                    leftovers::temp_uploads(&root)
+                } else {
+                    leftovers::empty_folders(&root, &prefix)
+                }
+            });
+            return within(self.deadline(), "list", &shown, async {
+                walk.await
+                    .map_err(|err| SinkError::backend("list", &shown, err))?
+                    .map_err(|err| SinkError::backend("list", &shown, err))
+            })
+            .await;
+        }
+        #[cfg(feature = "s3")]
+        if let (Some(uploads), false) = (&self.uploads, internal) {
+            // Each listing request has its own timeout (multipart.rs); a long listing may
+            // take several.
+            return uploads
+                .list(&prefix)
+                .await
+                .map_err(|err| SinkError::backend("list", &prefix, err));
+        }
+        Ok(Vec::new())
+    }
+
+    async fn remove_leftover(&self, leftover: &StorageLeftover) -> Result<(), SinkError> {
+        match leftover.kind {
+            #[cfg(feature = "s3")]
+            LeftoverKind::UnfinishedUpload => {
+                let (Some(uploads), Some(upload_id)) = (&self.uploads, &leftover.upload_id) else {
+                    return Ok(());
+                };
+                uploads
+                    .abort(&leftover.key, upload_id)
+                    .await
+                    .map_err(|err| SinkError::backend("abort", &leftover.key, err))
+            }
+            LeftoverKind::TempUpload | LeftoverKind::EmptyFolder => {
+                let Some(root) = self.local_root.clone() else {
+                    return Ok(());
+                };
+                let item = leftover.clone();
+                let removal = tokio::task::spawn_blocking(move || leftovers::remove(&root, &item));
+                within(self.deadline(), "delete", &leftover.key, async {
+                    removal
+                        .await
+                        .map_err(|err| SinkError::backend("delete", &leftover.key, err))?
+                        .map_err(|err| SinkError::backend("delete", &leftover.key, err))
+                })
+                .await
+            }
+            _ => self.delete(&leftover.key).await,
+        }
     }
 
     /// Object stores: a single `PUT` with `If-None-Match: *` (when the service supports

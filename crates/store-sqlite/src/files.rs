@@ -5,6 +5,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use backup_core::leftovers::{scratch, DEFAULT_LEFTOVER_GRACE};
 use rusqlite::{Connection, OpenFlags};
 use tempfile::TempDir;
 
@@ -21,16 +22,20 @@ pub(crate) const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 /// Creates a private (mode 0700 on Unix) temporary directory under `parent`, or under the
 /// system temporary directory. It is removed with everything in it when the [`TempDir`] drops,
-/// on every path: success, error, panic or a cancelled future.
+/// on every path: success, error, panic or a cancelled future — but not when the process is
+/// killed. So it is named `lifeboat-sqlite-<pid>-<random>` (`backup_core::leftovers::scratch`),
+/// and the stale ones of killed runs in the same folder are removed first (and by `prune`).
 pub(crate) fn private_temp_dir(parent: Option<&Path>) -> Result<TempDir, SqliteError> {
+    let parent = parent.map_or_else(std::env::temp_dir, Path::to_path_buf);
+    scratch::collect_stale_scratch(&parent, DEFAULT_LEFTOVER_GRACE);
     let mut builder = tempfile::Builder::new();
-    builder.prefix("lifeboat-sqlite-");
+    let prefix = scratch::scratch_prefix(crate::KIND);
+    builder.prefix(&prefix);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o700));
     }
-    let parent = parent.map_or_else(std::env::temp_dir, Path::to_path_buf);
     builder
         .tempdir_in(&parent)
         .map_err(|err| SqliteError::io(Step::TempFiles, parent, err))

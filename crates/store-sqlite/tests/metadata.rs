@@ -160,6 +160,29 @@ async fn the_snapshot_temp_dir_is_removed() {
 }
 
 #[tokio::test]
+async fn the_scratch_copy_of_a_killed_run_is_collected_by_the_next_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("app.db");
+    common::make_db(&db, 50);
+    let scratch = tempfile::tempdir().unwrap();
+    // What a `kill -9` during the copy leaves: its folder, named with its (now dead) pid —
+    // one above the kernel's pid limit, so never alive.
+    let stale = scratch.path().join("lifeboat-sqlite-4194999-Ab12cd");
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::write(stale.join("snapshot.db"), vec![0u8; 4096]).unwrap();
+    // Another program's folder is not ours to remove.
+    let other = scratch.path().join("lifeboat-unrelated");
+    std::fs::create_dir(&other).unwrap();
+
+    let source = SqliteSource::new(&db).with_temp_dir(scratch.path());
+    let mut dump = Vec::new();
+    source.backup(&mut dump).await.map(|d| d.metadata).unwrap();
+    assert!(!stale.exists(), "the stale scratch copy is still there");
+    assert_eq!(common::entries(scratch.path()).len(), 1);
+    assert!(other.exists());
+}
+
+#[tokio::test]
 async fn missing_source_is_a_config_error_and_is_not_created() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("nope.db");

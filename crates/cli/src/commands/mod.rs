@@ -56,13 +56,14 @@ pub async fn run(cli: Cli) -> Result<Exit, CliError> {
             name,
             dry_run,
             storage,
+            json,
         } => {
             let request = lifeboat::PruneRequest {
                 source: name.as_deref(),
                 dry_run: *dry_run,
                 storage: storage.as_deref(),
             };
-            prune::run(&load(&cli)?, &request).await
+            prune::run(&load(&cli)?, &request, *json).await
         }
         Command::Daemon { listen } => crate::daemon::run(&cli.config, *listen).await,
         Command::Status { name, json } => status::run(&load(&cli)?, name.as_deref(), *json).await,

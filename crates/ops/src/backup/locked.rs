@@ -29,7 +29,11 @@ pub(super) async fn backup_under_locks(
         Ok(mut done) => {
             done.failed.extend(lock_failures);
             if done.is_complete() && source.prune == PruneWhen::AfterBackup {
-                done.prune = Some(prune::prune_source(source, &locked, false).await);
+                let mut sweep = prune::Sweep::default();
+                done.prune = Some(
+                    prune::prune_source(lifeboat.config(), source, &locked, false, &mut sweep)
+                        .await,
+                );
             }
             Ok(done)
         }

@@ -8,6 +8,7 @@ mod daemon;
 mod encryption;
 mod error;
 mod expand;
+mod prune;
 mod sources;
 mod storages;
 
@@ -24,6 +25,7 @@ pub use daemon::{DaemonConfig, LocksConfig};
 pub use encryption::EncryptionConfig;
 pub use error::ConfigError;
 pub use expand::UnsetVariable;
+pub use prune::PruneConfig;
 pub use sources::{PruneWhen, SourceConfig};
 
 #[derive(Deserialize)]
@@ -42,6 +44,8 @@ struct RawConfig<S> {
     daemon: DaemonConfig,
     #[serde(default)]
     locks: LocksConfig,
+    #[serde(default)]
+    prune: PruneConfig,
 }
 
 /// A loaded, validated configuration.
@@ -63,6 +67,8 @@ pub struct Config {
     pub daemon: DaemonConfig,
     /// How locks are judged stale.
     pub locks: LocksConfig,
+    /// How prune treats leftovers of failed runs.
+    pub prune: PruneConfig,
 }
 
 impl Config {
@@ -204,6 +210,7 @@ impl Config {
             notify: raw.notify,
             daemon: raw.daemon,
             locks: raw.locks,
+            prune: raw.prune,
         })
     }
 
