@@ -56,6 +56,8 @@ mod check;
 mod counts;
 mod entry_path;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod metadata;
 mod options;
 mod source;

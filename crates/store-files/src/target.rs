@@ -171,14 +171,14 @@ async fn discard(staging: StagedDir) {
 
 /// A directory's mode and mtime, applied once everything inside it is written.
 #[derive(Debug)]
-struct DirStamp {
+pub(crate) struct DirStamp {
     path: PathBuf,
     mode: u32,
     mtime: u64,
 }
 
 /// The blocking side of `restore`: reads the whole stream, extracting into `staging`.
-fn extract<R: Read>(reader: R, staging: &Path) -> Result<(Counts, Vec<DirStamp>), FilesError> {
+pub(crate) fn extract<R: Read>(reader: R, staging: &Path) -> Result<(Counts, Vec<DirStamp>), FilesError> {
     let mut dirs = Vec::new();
     let counts = read_archive(BufReader::with_capacity(CHUNK, reader), |entry, checked| {
         extract_entry(entry, &checked, staging, &mut dirs)
@@ -266,7 +266,7 @@ fn extract_entry<R: Read>(
 }
 
 /// Applies directories' modes and mtimes, deepest first, once all their contents are written.
-fn finish_dirs(mut dirs: Vec<DirStamp>) -> Result<(), FilesError> {
+pub(crate) fn finish_dirs(mut dirs: Vec<DirStamp>) -> Result<(), FilesError> {
     dirs.sort_by_key(|stamp| Reverse(stamp.path.components().count()));
     for stamp in dirs {
         let is_real_dir = fs::symlink_metadata(&stamp.path)
