@@ -5,6 +5,7 @@
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -97,7 +98,8 @@ where
             }
         })?;
         let raw = entry.path_bytes().into_owned();
-        let name = String::from_utf8_lossy(&raw).into_owned();
+        // For messages only: the stored path, escaped and capped (it may hold anything).
+        let name = lifeboat_edge::shown::excerpt(&raw);
         let entry_type = entry.header().entry_type();
         if entry_type.is_pax_global_extensions() {
             continue;
@@ -125,7 +127,7 @@ where
                 entry: name,
                 reason: format!(
                     "it lies below `{}`, a symlink stored earlier in the archive",
-                    link.display()
+                    lifeboat_edge::shown::excerpt(link.as_os_str().as_bytes())
                 ),
             });
         }

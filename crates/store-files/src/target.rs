@@ -3,6 +3,7 @@
 use std::cmp::Reverse;
 use std::fs;
 use std::io::{self, BufReader, Read};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -213,13 +214,13 @@ fn extract_entry<R: Read>(
             Ok(meta) if meta.file_type().is_symlink() => {
                 return Err(unsafe_entry(format!(
                     "its parent `{}` is a symlink",
-                    ancestor.display()
+                    lifeboat_edge::shown::excerpt(ancestor.as_os_str().as_bytes())
                 )))
             }
             Ok(_) => {
                 return Err(conflict(&format!(
                     "its parent `{}` is a file",
-                    ancestor.display()
+                    lifeboat_edge::shown::excerpt(ancestor.as_os_str().as_bytes())
                 )))
             }
             Err(err) if err.kind() == io::ErrorKind::NotFound => break,

@@ -1,6 +1,7 @@
 //! [`RedisCheck`]: the format check `lifeboat verify` runs on a raw dump, without any server.
 
 use async_trait::async_trait;
+use lifeboat_edge::shown::excerpt;
 use backup_core::{FormatCheck, Manifest, Report, StoreError};
 use serde_json::json;
 use tokio::io::AsyncRead;
@@ -55,7 +56,7 @@ pub(crate) async fn digest_logical<R: AsyncRead + Unpin>(
         let version = check_payload(&rec.payload).map_err(|message| RedisError::Format {
             format: FORMAT_LOGICAL,
             offset: 0,
-            message: format!("key {}: {message}", String::from_utf8_lossy(&rec.key)),
+            message: format!("key {}: {message}", excerpt(&rec.key)),
         })?;
         facts.rdb_version = facts.rdb_version.max(u32::from(version));
         digest.add(
