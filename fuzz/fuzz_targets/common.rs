@@ -25,7 +25,12 @@ pub fn assert_shown_safely(err: &dyn std::error::Error) {
         text.push_str(&c.to_string());
         cause = c.source();
     }
-    assert!(text.len() < 4096, "an error of {} bytes: {:.200}", text.len(), text);
+    assert!(
+        text.len() < 4096,
+        "an error of {} bytes: {:.200}",
+        text.len(),
+        text
+    );
     assert!(
         !text.chars().any(|c| c.is_control() && c != '\n'),
         "an error with a control character: {text:?}"

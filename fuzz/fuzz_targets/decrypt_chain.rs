@@ -55,7 +55,10 @@ async fn run(selector: u8, stored: &[u8]) {
     // Restore undoes the backup order (compress, then encrypt) in reverse.
     let mut reader: BoxReader = Box::new(std::io::Cursor::new(stored.to_vec()));
     for spec in [age, compression].into_iter().flatten() {
-        reader = match transform_for_restore(&spec, keyring()).wrap_reader(reader).await {
+        reader = match transform_for_restore(&spec, keyring())
+            .wrap_reader(reader)
+            .await
+        {
             Ok(r) => r,
             Err(_) => return,
         };

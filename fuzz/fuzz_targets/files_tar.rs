@@ -10,7 +10,12 @@ use std::path::Path;
 fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .expect("the scratch folder lists")
-        .map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned())
+        .map(|e| {
+            e.expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     names.sort();
     names
@@ -32,8 +37,15 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     fs::create_dir(&stage).expect("stage");
     fs::create_dir(&outside).expect("outside");
     let _ = store_files::fuzzing::extract(data, &stage);
-    assert_eq!(names(scratch.path()), ["outside", "stage"], "written beside the staging folder");
-    assert!(names(&outside).is_empty(), "written outside the staging folder");
+    assert_eq!(
+        names(scratch.path()),
+        ["outside", "stage"],
+        "written beside the staging folder"
+    );
+    assert!(
+        names(&outside).is_empty(),
+        "written outside the staging folder"
+    );
     // The staging folder may hold read-only folders now: make them removable.
     make_removable(&stage);
 });

@@ -103,7 +103,9 @@ impl Manifest {
         let manifest: Manifest =
             serde_json::from_slice(bytes).map_err(|e| ManifestError::Parse(Shown::new(e)))?;
         if manifest.format != MANIFEST_FORMAT {
-            return Err(ManifestError::UnsupportedFormat(excerpt_str(&manifest.format)));
+            return Err(ManifestError::UnsupportedFormat(excerpt_str(
+                &manifest.format,
+            )));
         }
         Ok(manifest)
     }

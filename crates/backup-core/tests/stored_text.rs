@@ -48,8 +48,8 @@ fn manifest_json(format: &str, transform_kind: &str) -> String {
 fn a_manifest_parse_error_shows_an_escaped_capped_excerpt() {
     let huge = "A".repeat(1 << 20);
     let kind = format!("{ESC_JSON}{huge}");
-    let err = Manifest::from_json(manifest_json("lifeboat-manifest/1", &kind).as_bytes())
-        .unwrap_err();
+    let err =
+        Manifest::from_json(manifest_json("lifeboat-manifest/1", &kind).as_bytes()).unwrap_err();
     let text = full_text(&err);
     assert_safe(&text);
     assert!(text.contains("unknown variant `\\u{1b}[2J"), "{text}");
@@ -98,7 +98,10 @@ async fn a_tampered_lock_is_refused_with_an_escaped_reason() {
     };
     for body in [
         lock(&format!("{ESC_JSON}{}", "D".repeat(100_000)), "1"),
-        lock("lifeboat-lock/1", &format!(r#""{ESC_JSON}{}""#, "E".repeat(100_000))),
+        lock(
+            "lifeboat-lock/1",
+            &format!(r#""{ESC_JSON}{}""#, "E".repeat(100_000)),
+        ),
     ] {
         sink.set_object("orders/lock.json", body);
         let err = lock::acquire(&sinks, "orders", "backup", &LockOptions::default())
@@ -122,5 +125,9 @@ async fn a_verify_record_is_reported_escaped_and_capped() {
     let found = latest_verify_record(&sinks, "app").await.unwrap();
     assert_safe(&found.summary);
     assert_safe(&found.storage);
-    assert!(found.summary.starts_with("all good\\n\\u{1b}[2J"), "{}", found.summary);
+    assert!(
+        found.summary.starts_with("all good\\n\\u{1b}[2J"),
+        "{}",
+        found.summary
+    );
 }

@@ -127,8 +127,14 @@ fn an_identity_file_others_can_read_is_a_warning() {
         .unwrap_or_else(|| panic!("no warning in the report:\n{stdout}"));
     assert!(row.contains("WARN") && row.contains("k.txt"), "{row}");
     // The log names the file and its mode, never the key.
-    assert!(stderr.contains("group or others") && stderr.contains("0644"), "{stderr}");
+    assert!(
+        stderr.contains("group or others") && stderr.contains("0644"),
+        "{stderr}"
+    );
     let secret = std::fs::read_to_string(&key).unwrap();
-    let secret = secret.lines().find(|l| l.starts_with("AGE-SECRET")).unwrap();
+    let secret = secret
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET"))
+        .unwrap();
     assert!(!stderr.contains(secret) && !stdout.contains(secret));
 }

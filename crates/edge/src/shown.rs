@@ -201,7 +201,10 @@ mod tests {
         let json = format!("\"\\u001b[31m{}\"", "A".repeat(100_000));
         let err = Shown::new(serde_json::from_str::<Kind>(&json).unwrap_err());
         let text = err.to_string();
-        assert!(text.starts_with("unknown variant `\\u{1b}[31mAAA"), "{text}");
+        assert!(
+            text.starts_with("unknown variant `\\u{1b}[31mAAA"),
+            "{text}"
+        );
         assert!(text.chars().count() <= MESSAGE_CHARS + 1, "{text}");
         assert!(!format!("{err:?}").contains('\u{1b}'));
         assert!(err.get::<serde_json::Error>().is_some());

@@ -179,7 +179,10 @@ pub(crate) struct DirStamp {
 }
 
 /// The blocking side of `restore`: reads the whole stream, extracting into `staging`.
-pub(crate) fn extract<R: Read>(reader: R, staging: &Path) -> Result<(Counts, Vec<DirStamp>), FilesError> {
+pub(crate) fn extract<R: Read>(
+    reader: R,
+    staging: &Path,
+) -> Result<(Counts, Vec<DirStamp>), FilesError> {
     let mut dirs = Vec::new();
     let counts = read_archive(BufReader::with_capacity(CHUNK, reader), |entry, checked| {
         extract_entry(entry, &checked, staging, &mut dirs)

@@ -47,7 +47,12 @@ fn tar_inputs() {
         std::fs::create_dir(&stage).unwrap();
         std::fs::create_dir(&outside).unwrap();
         let result = store_files::fuzzing::extract(&data, &stage);
-        assert_eq!(names(scratch.path()), ["outside", "stage"], "{}", path.display());
+        assert_eq!(
+            names(scratch.path()),
+            ["outside", "stage"],
+            "{}",
+            path.display()
+        );
         assert!(names(&outside).is_empty(), "{}", path.display());
         if path.to_string_lossy().contains("/seeds/") {
             result.unwrap_or_else(|e| panic!("{}: {e}", path.display()));

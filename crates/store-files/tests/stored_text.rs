@@ -31,7 +31,10 @@ fn an_unsafe_entry_is_named_escaped_and_capped() {
     let dir = tempfile::tempdir().unwrap();
     let err = store_files::fuzzing::extract(&tar_with_name(&name), dir.path()).unwrap_err();
     let text = err.to_string();
-    assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{text:?}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
     assert!(text.len() < 512, "{} bytes", text.len());
     assert!(text.contains("../\\u{1b}[2J"), "{text}");
 }

@@ -76,7 +76,10 @@ impl<'a> DumpReader<'a> {
             match serde_json::from_slice::<Line>(&line) {
                 Ok(Line::Header(h)) if h.format == MESSAGES_HEADER_FORMAT => self.header = Some(h),
                 Ok(Line::Header(h)) => {
-                    return Err(self.invalid(format!("unknown header format `{}`", excerpt_str(&h.format))))
+                    return Err(self.invalid(format!(
+                        "unknown header format `{}`",
+                        excerpt_str(&h.format)
+                    )))
                 }
                 _ => return Err(self.invalid("the first line is not a lifeboat-rabbitmq header")),
             }

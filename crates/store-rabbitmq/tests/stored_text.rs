@@ -14,7 +14,10 @@ fn assert_safe(err: &dyn std::error::Error) {
         text.push_str(&c.to_string());
         cause = c.source();
     }
-    assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{text:?}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
     assert!(text.len() < 2048, "{} bytes: {:.300}", text.len(), text);
 }
 

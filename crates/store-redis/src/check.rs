@@ -1,8 +1,8 @@
 //! [`RedisCheck`]: the format check `lifeboat verify` runs on a raw dump, without any server.
 
 use async_trait::async_trait;
-use lifeboat_edge::shown::excerpt;
 use backup_core::{FormatCheck, Manifest, Report, StoreError};
+use lifeboat_edge::shown::excerpt;
 use serde_json::json;
 use tokio::io::AsyncRead;
 

@@ -24,7 +24,10 @@ async fn a_bad_payload_names_its_key_escaped_and_capped() {
         .await
         .unwrap_err();
     let text = err.to_string();
-    assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{text:?}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
     assert!(text.len() < 512, "{} bytes", text.len());
     assert!(text.contains("key \\u{1b}[2J"), "{text}");
     assert!(text.contains("(1048590 bytes)"), "{text}");
