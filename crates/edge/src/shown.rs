@@ -118,7 +118,11 @@ impl Error for Cause {
 /// assert!(!err.to_string().contains('\u{1b}'));
 /// assert_eq!(err.get::<serde_json::Error>().map(|e| e.line()), Some(1));
 /// ```
-pub struct Shown {
+pub struct Shown(Box<Inner>);
+
+/// Boxed, so that an error enum holding a [`Shown`] stays as small as one holding the
+/// parser's own (boxed) error.
+struct Inner {
     original: Box<dyn Error + Send + Sync>,
     text: String,
     cause: Option<Box<Cause>>,
@@ -139,35 +143,36 @@ impl Shown {
             .into_iter()
             .rev()
             .fold(None, |next, text| Some(Box::new(Cause { text, next })));
-        Self {
+        Self(Box::new(Inner {
             original,
             text,
             cause,
-        }
+        }))
     }
 
     /// The wrapped error, if it is a `T`.
     pub fn get<T: Error + 'static>(&self) -> Option<&T> {
-        self.original.downcast_ref::<T>()
+        self.0.original.downcast_ref::<T>()
     }
 }
 
 impl fmt::Display for Shown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
+        f.write_str(&self.0.text)
     }
 }
 
 impl fmt::Debug for Shown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never the original's Debug: it may hold the whole blob.
-        f.debug_tuple("Shown").field(&self.text).finish()
+        f.debug_tuple("Shown").field(&self.0.text).finish()
     }
 }
 
 impl Error for Shown {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
-        self.cause
+        self.0
+            .cause
             .as_deref()
             .map(|cause| cause as &(dyn Error + 'static))
     }
