@@ -141,7 +141,8 @@ pub(crate) async fn read_manifest(
             key: key.clone(),
             reason: format!(
                 "manifest says {}/{}, but lives at {key}",
-                manifest.source.name, manifest.id
+                lifeboat_edge::shown::excerpt_str(&manifest.source.name),
+                manifest.id
             ),
         });
     }

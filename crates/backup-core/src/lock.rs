@@ -531,13 +531,18 @@ async fn read_lock(
         Err(SinkError::NotFound { .. }) => return Ok(None),
         Err(err) => return Err(LockError::storage(sink, err)),
     };
+    // The reason quotes the stored bytes only as escaped, capped excerpts (a tampered lock must
+    // not reach the terminal raw).
     let parsed = serde_json::from_slice::<LockRecord>(&data)
-        .map_err(|err| err.to_string())
+        .map_err(|err| lifeboat_edge::shown::Shown::new(err).to_string())
         .and_then(|record| {
             if record.format == LOCK_FORMAT {
                 Ok(record)
             } else {
-                Err(format!("unknown format `{}`", record.format))
+                Err(format!(
+                    "unknown format `{}`",
+                    lifeboat_edge::shown::excerpt_str(&record.format)
+                ))
             }
         });
     Ok(Some(parsed))

@@ -1,6 +1,7 @@
 //! The manifest: one JSON document per backup, written last. A backup exists once its manifest
 //! does; the catalog is the list of manifests in storage.
 
+use lifeboat_edge::shown::{excerpt_str, Shown};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -76,33 +77,42 @@ pub struct Artifact {
     pub stored_sha256: String,
 }
 
-/// A manifest that cannot be read.
+/// A manifest that cannot be read. A manifest comes from storage, so the texts quote what it
+/// holds only as short escaped excerpts ([`lifeboat_edge::shown`]): a tampered one cannot put
+/// terminal escapes or a huge blob into a message.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    /// Not JSON of the manifest's shape.
+    /// Not JSON of the manifest's shape (the parser's error, with its line and column, is
+    /// reachable with [`Shown::get`]).
     #[error("manifest is not valid JSON of lifeboat's manifest shape: {0}")]
-    Parse(#[from] serde_json::Error),
-    /// Written by an unknown (newer) format version.
+    Parse(#[source] Shown),
+    /// Written by an unknown (newer) format version (an excerpt of the `format` field).
     #[error("manifest format `{0}` is not supported (expected `{MANIFEST_FORMAT}`)")]
     UnsupportedFormat(String),
     /// The store metadata is not of the shape its store writes.
     #[error("the manifest's store metadata is not what the store writes: {0}")]
-    Metadata(#[source] serde_json::Error),
+    Metadata(#[source] Shown),
+    /// The manifest cannot be serialized (a metadata value JSON cannot hold).
+    #[error("the manifest cannot be written as JSON: {0}")]
+    Serialize(#[source] serde_json::Error),
 }
 
 impl Manifest {
     /// Parses and validates a manifest.
     pub fn from_json(bytes: &[u8]) -> Result<Self, ManifestError> {
-        let manifest: Manifest = serde_json::from_slice(bytes)?;
+        let manifest: Manifest =
+            serde_json::from_slice(bytes).map_err(|e| ManifestError::Parse(Shown::new(e)))?;
         if manifest.format != MANIFEST_FORMAT {
-            return Err(ManifestError::UnsupportedFormat(manifest.format));
+            return Err(ManifestError::UnsupportedFormat(excerpt_str(
+                &manifest.format,
+            )));
         }
         Ok(manifest)
     }
 
     /// Serializes the manifest as pretty JSON.
     pub fn to_json(&self) -> Result<Vec<u8>, ManifestError> {
-        Ok(serde_json::to_vec_pretty(self)?)
+        serde_json::to_vec_pretty(self).map_err(ManifestError::Serialize)
     }
 
     /// Stored size as a fraction of the raw size (0.25 = four times smaller).
@@ -117,7 +127,7 @@ impl Manifest {
     /// The store metadata as the store's typed struct `T` (missing fields take `T`'s serde
     /// defaults, so manifests of earlier versions still read).
     pub fn metadata_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, ManifestError> {
-        T::deserialize(&self.metadata).map_err(ManifestError::Metadata)
+        T::deserialize(&self.metadata).map_err(|e| ManifestError::Metadata(Shown::new(e)))
     }
 
     /// Whether the stored object is encrypted.

@@ -67,9 +67,13 @@ pub async fn latest_verify_record(sinks: &[Arc<dyn Sink>], source: &str) -> Opti
             let Ok(bytes) = sink.get(&object.key).await else {
                 continue;
             };
-            let Ok(record) = serde_json::from_slice::<VerifyRecord>(&bytes) else {
+            let Ok(mut record) = serde_json::from_slice::<VerifyRecord>(&bytes) else {
                 continue;
             };
+            // `status` prints these texts: what storage holds reaches the terminal only
+            // escaped and capped.
+            record.summary = lifeboat_edge::shown::message(&record.summary);
+            record.storage = lifeboat_edge::shown::excerpt_str(&record.storage);
             if record.format == VERIFY_FORMAT
                 && latest
                     .as_ref()

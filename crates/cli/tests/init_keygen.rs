@@ -85,3 +85,56 @@ fn check_reports_a_key_that_matches_no_recipient() {
         .code(1)
         .stdout(contains("matches none of the recipients"));
 }
+
+#[test]
+fn an_identity_file_others_can_read_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lifeboat(dir.path())
+        .args(["keygen", "--output", "k.txt"])
+        .output()
+        .unwrap();
+    let recipient = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    std::fs::create_dir(dir.path().join("backups")).unwrap();
+    common::write_config(
+        dir.path(),
+        &format!(
+            "[encryption]\nrecipients = [\"{recipient}\"]\nidentity_file = \"./k.txt\"\n\n\
+             [[sources]]\nname = \"cfg\"\nkind = \"files\"\npaths = [\"./data\"]\n"
+        ),
+    );
+    let key = dir.path().join("k.txt");
+    let check = || lifeboat(dir.path()).arg("check").output().unwrap();
+    let quiet = check();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&quiet.stdout),
+        String::from_utf8_lossy(&quiet.stderr),
+    );
+    assert!(quiet.status.success(), "{stdout}{stderr}");
+    assert!(!stdout.contains("chmod 600") && !stderr.contains("chmod 600"));
+
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let loud = check();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&loud.stdout),
+        String::from_utf8_lossy(&loud.stderr),
+    );
+    // A warning, not a failure: the key works, it is only too open.
+    assert!(loud.status.success(), "{stdout}{stderr}");
+    let row = stdout
+        .lines()
+        .find(|l| l.contains("mode 0644"))
+        .unwrap_or_else(|| panic!("no warning in the report:\n{stdout}"));
+    assert!(row.contains("WARN") && row.contains("k.txt"), "{row}");
+    // The log names the file and its mode, never the key.
+    assert!(
+        stderr.contains("group or others") && stderr.contains("0644"),
+        "{stderr}"
+    );
+    let secret = std::fs::read_to_string(&key).unwrap();
+    let secret = secret
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET"))
+        .unwrap();
+    assert!(!stderr.contains(secret) && !stdout.contains(secret));
+}

@@ -36,6 +36,7 @@ pub mod percent;
 pub mod redact;
 mod scrubbed;
 mod secret;
+pub mod shown;
 pub mod staged;
 #[cfg(feature = "tls")]
 pub mod tls;

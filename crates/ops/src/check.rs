@@ -3,7 +3,7 @@
 //! answers. A typed report: the CLI renders it and picks the exit code from
 //! [`CheckReport::healthy`].
 
-use backup_core::transform::Keyring;
+use backup_core::transform::{identity_file_exposure, Keyring};
 use backup_core::Sink;
 use bytes::Bytes;
 
@@ -126,7 +126,21 @@ impl Lifeboat {
                             .iter()
                             .map(|i| i.to_public().to_string())
                             .collect();
-                        if e.recipients.iter().any(|r| publics.contains(r)) {
+                        let matches = e.recipients.iter().any(|r| publics.contains(r));
+                        // Reading the key logged a warning already; `check` says it too.
+                        let exposed = identity_file_exposure(path).ok().flatten();
+                        if let (true, Some(mode)) = (matches, exposed) {
+                            (
+                                Health::Warn,
+                                format!(
+                                    "{} recipient(s), identity matches, but identity_file {} \
+                                     has mode {mode:04o}: its group or others can read the \
+                                     key (chmod 600 it)",
+                                    e.recipients.len(),
+                                    path.display()
+                                ),
+                            )
+                        } else if matches {
                             (
                                 Health::Ok,
                                 format!("{} recipient(s), identity matches", e.recipients.len()),

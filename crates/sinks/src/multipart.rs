@@ -6,7 +6,6 @@
 //! OpenDAL itself uses, with the same credential sources), sent with `reqwest`, each with a
 //! timeout (ARCHITECTURE.md, invariant 7).
 
-
 use backup_core::leftovers::{LeftoverKind, StorageLeftover};
 use reqsign::{AwsConfig, AwsCredential, AwsDefaultLoader, AwsV4Signer};
 use reqwest::{Method, StatusCode, Url};

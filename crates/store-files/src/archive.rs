@@ -143,7 +143,8 @@ where
             }
         })?;
         let raw = entry.path_bytes().into_owned();
-        let name = String::from_utf8_lossy(&raw).into_owned();
+        // For messages only: the stored path, escaped and capped (it may hold anything).
+        let name = lifeboat_edge::shown::excerpt(&raw);
         let entry_type = entry.header().entry_type();
         if entry_type.is_pax_global_extensions() {
             continue;

@@ -18,7 +18,10 @@
 
 use std::collections::HashSet;
 use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+
+use lifeboat_edge::shown::excerpt;
 
 use crate::archive::EntryKind;
 
@@ -58,7 +61,7 @@ impl Refusal {
         match self {
             Refusal::BelowSymlink(link) => format!(
                 "it lies below `{}`, a symlink stored earlier in the archive",
-                link.display()
+                shown(link)
             ),
             Refusal::Twice {
                 first: EntryKind::Symlink,
@@ -71,18 +74,23 @@ impl Refusal {
             ),
             Refusal::BelowFile(file) => format!(
                 "its parent `{}` is a file stored earlier in the archive",
-                file.display()
+                shown(file)
             ),
             Refusal::OutOfOrder(previous) => format!(
                 "it comes after `{}`: a files backup stores each tree in sorted order",
-                previous.display()
+                shown(previous)
             ),
             Refusal::TopLevelAgain(name) => format!(
                 "the top-level entry `{}` was stored earlier, before another one",
-                name.to_string_lossy()
+                excerpt(name.as_bytes())
             ),
         }
     }
+}
+
+/// A stored path as an error may show it: escaped and capped (ARCHITECTURE.md, `shown`).
+fn shown(path: &Path) -> String {
+    excerpt(path.as_os_str().as_bytes())
 }
 
 /// The state of the rule while an archive is read: the previous path's chain of stored

@@ -59,6 +59,8 @@ mod counts;
 mod entry_order;
 mod entry_path;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod metadata;
 mod options;
 mod source;

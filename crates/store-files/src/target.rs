@@ -3,6 +3,7 @@
 use std::cmp::Reverse;
 use std::fs;
 use std::io::{self, BufReader, Read};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -199,7 +200,7 @@ async fn discard(staging: StagedDir) {
 
 /// A directory's mode, mtime and owner, applied once everything inside it is written.
 #[derive(Debug)]
-struct DirStamp {
+pub(crate) struct DirStamp {
     path: PathBuf,
     mode: u32,
     mtime: u64,
@@ -208,7 +209,7 @@ struct DirStamp {
 }
 
 /// The blocking side of `restore`: reads the whole stream, extracting into `staging`.
-fn extract<R: Read>(
+pub(crate) fn extract<R: Read>(
     reader: R,
     staging: &Path,
     owners: Owners,
@@ -249,13 +250,13 @@ fn extract_entry<R: Read>(
             Ok(meta) if meta.file_type().is_symlink() => {
                 return Err(unsafe_entry(format!(
                     "its parent `{}` is a symlink",
-                    ancestor.display()
+                    lifeboat_edge::shown::excerpt(ancestor.as_os_str().as_bytes())
                 )))
             }
             Ok(_) => {
                 return Err(conflict(&format!(
                     "its parent `{}` is a file",
-                    ancestor.display()
+                    lifeboat_edge::shown::excerpt(ancestor.as_os_str().as_bytes())
                 )))
             }
             Err(err) if err.kind() == io::ErrorKind::NotFound => break,
@@ -305,7 +306,7 @@ fn extract_entry<R: Read>(
 
 /// Applies directories' owners (with [`Owners::Restore`]), modes and mtimes, deepest first,
 /// once all their contents are written. The owner goes first: `chown` clears setuid/setgid.
-fn finish_dirs(mut dirs: Vec<DirStamp>, owners: Owners) -> Result<(), FilesError> {
+pub(crate) fn finish_dirs(mut dirs: Vec<DirStamp>, owners: Owners) -> Result<(), FilesError> {
     dirs.sort_by_key(|stamp| Reverse(stamp.path.components().count()));
     for stamp in dirs {
         let is_real_dir = fs::symlink_metadata(&stamp.path)

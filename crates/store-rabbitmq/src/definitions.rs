@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use lifeboat_edge::shown::{excerpt, excerpt_str, Shown};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -306,14 +307,15 @@ pub(crate) fn from_json(v: Value) -> Definitions {
 
 /// Parses one element of `section`, which must be a JSON object when the section is known.
 pub(crate) fn parse_element(section: &str, raw: &[u8]) -> Result<Value, Malformed> {
+    // The dump may hold anything: messages quote it only as escaped, capped excerpts.
     let v: Value = serde_json::from_slice(raw).map_err(|source| Malformed::Element {
-        section: section.to_string(),
-        source,
+        section: excerpt_str(section),
+        source: Shown::new(source),
     })?;
     if SECTIONS.contains(&section) && !v.is_object() {
         return Err(Malformed::NotAnObject {
-            section: section.to_string(),
-            value: v.to_string(),
+            section: excerpt_str(section),
+            value: excerpt(raw),
         });
     }
     Ok(v)
@@ -322,8 +324,8 @@ pub(crate) fn parse_element(section: &str, raw: &[u8]) -> Result<Value, Malforme
 /// Parses the value of the top-level field `key`.
 pub(crate) fn parse_field(key: &str, raw: &[u8]) -> Result<Value, Malformed> {
     serde_json::from_slice(raw).map_err(|source| Malformed::Field {
-        key: key.to_string(),
-        source,
+        key: excerpt_str(key),
+        source: Shown::new(source),
     })
 }
 

@@ -6,6 +6,7 @@ use std::fmt;
 use std::io;
 
 use backup_core::{ManifestError, StoreError, StoreErrorKind};
+use lifeboat_edge::shown::Shown;
 use lifeboat_edge::Scrubbed;
 
 use crate::fields::HeaderError;
@@ -344,32 +345,33 @@ pub enum Malformed {
     /// A top-level field is not valid JSON.
     #[error("field `{key}` is not valid JSON: {source}")]
     Field {
-        /// The field.
+        /// The field (an escaped excerpt: the dump may hold anything).
         key: String,
-        /// The parser's error.
+        /// The parser's error, escaped and capped (the `serde_json::Error` is reachable with
+        /// [`Shown::get`]).
         #[source]
-        source: serde_json::Error,
+        source: Shown,
     },
     /// An element of a section is not valid JSON.
     #[error("an element of `{section}` is not valid JSON: {source}")]
     Element {
-        /// The section (`queues`, ...).
+        /// The section (`queues`, ...), an escaped excerpt.
         section: String,
-        /// The parser's error.
+        /// The parser's error, escaped and capped.
         #[source]
-        source: serde_json::Error,
+        source: Shown,
     },
     /// An element of a known section is valid JSON but not an object.
     #[error("an element of `{section}` is not a JSON object: {value}")]
     NotAnObject {
         /// The section.
         section: String,
-        /// The element.
+        /// An escaped, capped excerpt of the element.
         value: String,
     },
     /// A line of a messages dump is not a message or a trailer.
     #[error("not a message or trailer line: {0}")]
-    Line(#[source] serde_json::Error),
+    Line(#[source] Shown),
     /// A message's payload is not base64.
     #[error("bad base64 payload: {0}")]
     Payload(#[source] base64::DecodeError),

@@ -46,8 +46,9 @@ pub enum HeaderError {
     Base64(#[source] base64::DecodeError),
 }
 
+/// The reasons quote values from the dump: escaped and capped.
 fn invalid(reason: impl Into<String>) -> HeaderError {
-    HeaderError::Invalid(reason.into())
+    HeaderError::Invalid(lifeboat_edge::shown::message(&reason.into()))
 }
 
 /// A field table as a JSON object of typed values.

@@ -105,6 +105,8 @@ mod error;
 mod export;
 mod fields;
 mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 mod messages;
 mod metadata;
 mod options;

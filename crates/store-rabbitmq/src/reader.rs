@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use lifeboat_edge::shown::{excerpt_str, Shown};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 
 use crate::definitions::{Definitions, MAX_OBJECT_BYTES};
@@ -75,7 +76,10 @@ impl<'a> DumpReader<'a> {
             match serde_json::from_slice::<Line>(&line) {
                 Ok(Line::Header(h)) if h.format == MESSAGES_HEADER_FORMAT => self.header = Some(h),
                 Ok(Line::Header(h)) => {
-                    return Err(self.invalid(format!("unknown header format `{}`", h.format)))
+                    return Err(self.invalid(format!(
+                        "unknown header format `{}`",
+                        excerpt_str(&h.format)
+                    )))
                 }
                 _ => return Err(self.invalid("the first line is not a lifeboat-rabbitmq header")),
             }
@@ -137,7 +141,7 @@ impl<'a> DumpReader<'a> {
             )));
         };
         let parsed: Line =
-            serde_json::from_slice(&line).map_err(|e| self.bad(Malformed::Line(e)))?;
+            serde_json::from_slice(&line).map_err(|e| self.bad(Malformed::Line(Shown::new(e))))?;
         match parsed {
             Line::Header(_) => Err(self.invalid("a second header line")),
             Line::Message(m) => {
@@ -152,7 +156,8 @@ impl<'a> DumpReader<'a> {
                         if self.seen.iter().any(|(k, _)| *k == key) {
                             return Err(self.invalid(format!(
                                 "messages of queue `{}` in vhost `{}` are not contiguous",
-                                m.queue, m.vhost
+                                excerpt_str(&m.queue),
+                                excerpt_str(&m.vhost)
                             )));
                         }
                         self.seen.push((key, 1));
@@ -162,7 +167,8 @@ impl<'a> DumpReader<'a> {
                 if m.index != expected {
                     return Err(self.invalid(format!(
                         "message index {} of queue `{}` should be {expected}",
-                        m.index, m.queue
+                        m.index,
+                        excerpt_str(&m.queue)
                     )));
                 }
                 m.body().map_err(|e| self.bad(e))?;
@@ -199,7 +205,9 @@ impl<'a> DumpReader<'a> {
             if have != q.messages {
                 return Err(self.invalid(format!(
                     "the trailer counts {} message(s) for queue `{}` in vhost `{}`, the dump holds {have}",
-                    q.messages, q.queue, q.vhost
+                    q.messages,
+                    excerpt_str(&q.queue),
+                    excerpt_str(&q.vhost)
                 )));
             }
         }

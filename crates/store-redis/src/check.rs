@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use backup_core::{FormatCheck, Manifest, Report, StoreError};
+use lifeboat_edge::shown::excerpt;
 use serde_json::json;
 use tokio::io::AsyncRead;
 
@@ -55,7 +56,7 @@ pub(crate) async fn digest_logical<R: AsyncRead + Unpin>(
         let version = check_payload(&rec.payload).map_err(|message| RedisError::Format {
             format: FORMAT_LOGICAL,
             offset: 0,
-            message: format!("key {}: {message}", String::from_utf8_lossy(&rec.key)),
+            message: format!("key {}: {message}", excerpt(&rec.key)),
         })?;
         facts.rdb_version = facts.rdb_version.max(u32::from(version));
         digest.add(

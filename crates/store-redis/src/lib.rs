@@ -85,6 +85,8 @@ mod endpoint;
 mod error;
 mod file_restore;
 mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 mod info;
 mod input;
 mod key_sorter;

@@ -388,7 +388,7 @@ impl<R: AsyncRead + Unpin> RdbParser<R> {
                 at,
                 &format!(
                     "key {} holds a module value (modules are not supported)",
-                    String::from_utf8_lossy(key)
+                    lifeboat_edge::shown::excerpt(key)
                 ),
             )),
             22 | 23 => Err(unsupported(

@@ -273,7 +273,7 @@ async fn check_batch(
                     RedisError::KeyExists {
                         server: ctx.conn.server.clone(),
                         db: batch.db,
-                        key: String::from_utf8_lossy(key).into_owned(),
+                        key: lifeboat_edge::shown::excerpt(key),
                     }
                 } else if error.is_bad_payload() {
                     too_old(ctx, version)

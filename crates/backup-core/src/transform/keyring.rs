@@ -72,6 +72,14 @@ impl Keyring {
             error,
         })?;
         let identities = parse_identities(&text, &shown)?;
+        if let Ok(Some(mode)) = identity_file_exposure(path) {
+            // The key decrypts every backup: say so each time it is read, never what it holds.
+            tracing::warn!(
+                path = %shown,
+                mode = %format_args!("{mode:04o}"),
+                "the age identity file can be read by its group or others: chmod 600 it"
+            );
+        }
         Ok(Self::new().with_identities(identities))
     }
 
@@ -112,6 +120,23 @@ impl Keyring {
     /// Whether the keyring holds no key at all.
     pub fn is_empty(&self) -> bool {
         self.identities.is_empty() && self.passphrase.is_none()
+    }
+}
+
+/// The permission bits of an identity file whose group or others have any access to it
+/// (`Some(0o644)`), `None` when only its owner has (or off Unix). Symlinks are followed: the
+/// key's own file counts.
+pub fn identity_file_exposure(path: &Path) -> std::io::Result<Option<u32>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode() & 0o7777;
+        Ok((mode & 0o077 != 0).then_some(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(None)
     }
 }
 

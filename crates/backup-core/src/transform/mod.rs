@@ -11,7 +11,7 @@ pub use age_encryption::{AgeTransform, Encryption};
 pub use compression::{
     Compression, GzipTransform, ZstdTransform, DEFAULT_ZSTD_WORKERS, MAX_ZSTD_WORKERS,
 };
-pub use keyring::{KeyError, Keyring};
+pub use keyring::{identity_file_exposure, KeyError, Keyring};
 
 use crate::io::BoxWriter;
 use crate::BoxReader;
