@@ -176,6 +176,19 @@ mod s3 {
         }
         std::mem::forget(writer);
         assert_eq!(bucket.pending_uploads().await, 1);
+        // An upload is dated by its newest part. Wait for the first one: until then moto
+        // dates the upload by its `Initiated`, which moto fixes at 2010.
+        let started = std::time::Instant::now();
+        while !sink
+            .list_leftovers(LeftoverScope::Source("app"))
+            .await
+            .unwrap()
+            .iter()
+            .any(|l| l.kind == LeftoverKind::UnfinishedUpload && l.size > 0)
+        {
+            assert!(started.elapsed() < std::time::Duration::from_secs(30));
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         // A run killed between data and manifest.
         sink.put(
             "app/20200102T000000Z-eeeeee/data.db",
