@@ -147,7 +147,6 @@ fn an_s3_upload_reset_midway_makes_a_partial_backup() {
 }
 
 #[test]
-#[ignore = "needs storage timeouts"]
 fn a_stalled_s3_storage_is_dropped_and_the_backup_is_partial() {
     let Some(rig) = ProxyRig::new(SHORT_STORAGE_TIMEOUTS) else {
         return;
