@@ -2,10 +2,13 @@
 //! rename is atomic), made durable, and only then renamed into place, so a reader sees the old
 //! content or the new, never half of it. Dropping a stage before [`StagedFile::commit`] or
 //! [`StagedDir::commit`] removes it: a failed or cancelled restore leaves nothing behind.
+//! A killed one cannot clean up: the next stage beside the same target removes the stages
+//! untouched for [`STALE_STAGE_AGE`] (see [`sweep_stale_stages`]).
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use tempfile::{NamedTempFile, TempDir};
 
@@ -91,6 +94,55 @@ fn stage_prefix(target: &Path) -> Result<String, StageError> {
     Ok(format!(".{}.lifeboat-", name.to_string_lossy()))
 }
 
+/// How long a stage must have gone unmodified before the next stage beside the same target
+/// takes it for the leftover of a killed run: a day, the default grace of `prune` for
+/// storage leftovers (README, "Configuration"). A live stage is written to as it fills.
+pub const STALE_STAGE_AGE: Duration = Duration::from_secs(24 * 3600);
+
+/// Removes the stages beside `target` (`.<name>.lifeboat-*`, files or folders) last modified
+/// more than `older_than` ago, and returns their paths. A stage that cannot be read or
+/// removed is kept with a warning: the sweep never fails the stage that runs it. Only our
+/// own prefix is matched; the folder a replaced directory is moved aside to
+/// (`.lifeboat-old-*`) is never touched.
+pub fn sweep_stale_stages(target: &Path, older_than: Duration) -> Vec<PathBuf> {
+    let (Ok(parent), Ok(prefix)) = (parent_of(target), stage_prefix(target)) else {
+        return Vec::new();
+    };
+    let Ok(entries) = fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    let now = SystemTime::now();
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(&prefix) {
+            continue;
+        }
+        let path = entry.path();
+        let stale = fs::symlink_metadata(&path)
+            .and_then(|meta| meta.modified())
+            .ok()
+            .and_then(|modified| now.duration_since(modified).ok())
+            .is_some_and(|age| age > older_than);
+        if !stale {
+            continue;
+        }
+        let result = match entry.file_type() {
+            Ok(kind) if kind.is_dir() => fs::remove_dir_all(&path),
+            _ => fs::remove_file(&path),
+        };
+        match result {
+            Ok(()) => {
+                tracing::warn!(stage = %path.display(), "removed the stage of a killed run");
+                removed.push(path);
+            }
+            Err(err) => {
+                tracing::warn!(stage = %path.display(), error = %err, "cannot remove a stale stage");
+            }
+        }
+    }
+    removed
+}
+
 /// Makes a rename in `dir` durable (Unix; elsewhere a no-op).
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
@@ -142,6 +194,7 @@ impl StagedFile {
     /// umask).
     pub fn beside(target: &Path, mode: u32) -> Result<Self, StageError> {
         let dir = parent_of(target)?;
+        sweep_stale_stages(target, STALE_STAGE_AGE);
         let temp = tempfile::Builder::new()
             .prefix(&stage_prefix(target)?)
             .suffix(".tmp")
@@ -229,6 +282,7 @@ impl StagedDir {
     /// Creates the stage in `target`'s folder (which must exist).
     pub fn beside(target: &Path) -> Result<Self, StageError> {
         let parent = parent_of(target)?;
+        sweep_stale_stages(target, STALE_STAGE_AGE);
         let dir = tempfile::Builder::new()
             .prefix(&stage_prefix(target)?)
             .tempdir_in(parent)
@@ -362,6 +416,37 @@ mod tests {
         fs::write(staged_dir.path().join("a"), b"x").unwrap();
         drop((staged, staged_dir));
         assert!(names(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn stale_stages_of_killed_runs_are_swept_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("files");
+        // Two stages a killed run left (a file and a folder), one of another target, a
+        // folder a swap moved aside, and a live stage.
+        let old_file = dir.path().join(".files.lifeboat-abc123.tmp");
+        let old_dir = dir.path().join(".files.lifeboat-def456");
+        let other = dir.path().join(".app.db.lifeboat-xyz.tmp");
+        let aside = dir.path().join(".lifeboat-old-ghi789");
+        fs::write(&old_file, b"x").unwrap();
+        fs::create_dir_all(old_dir.join("a/b")).unwrap();
+        fs::write(old_dir.join("a/b/c"), b"y").unwrap();
+        fs::write(&other, b"z").unwrap();
+        fs::create_dir(&aside).unwrap();
+        let live = StagedDir::beside(&target).unwrap();
+        let day_ago = SystemTime::now() - STALE_STAGE_AGE - Duration::from_secs(60);
+        for path in [&old_file, &old_dir, &other, &aside] {
+            fs::File::open(path).unwrap().set_modified(day_ago).unwrap();
+        }
+
+        let mut removed = sweep_stale_stages(&target, STALE_STAGE_AGE);
+        removed.sort();
+        assert_eq!(removed, [old_file.clone(), old_dir.clone()]);
+        assert!(live.path().exists(), "a stage in use is kept");
+        assert!(other.exists() && aside.exists());
+        // The constructor sweeps too: a new stage of the other target removes its leftover.
+        let _fresh = StagedFile::beside(&dir.path().join("app.db"), 0o600).unwrap();
+        assert!(!other.exists());
     }
 
     #[test]
