@@ -10,9 +10,10 @@
 # with AddressSanitizer, optimized) takes several minutes; later ones are incremental.
 #
 # Inputs: the committed seeds (`seeds/<target>/`, real dumps, manifests, a tar, encrypted
-# objects) are copied into the working corpus (`corpus/<target>/`, not committed), which
-# grows from run to run. A crash, a leak, a hang (over 10 s for one input) or an allocation
-# over 512 MiB stops that target and leaves the input in `artifacts/<target>/`: minimize it
+# objects) and regression inputs (`crates/*/tests/fuzz-regressions/<target>/`) are copied into
+# the working corpus (`corpus/<target>/`, not committed), which grows from run to run. A
+# crash, a leak, a hang (over 10 s for one input) or an allocation over 512 MiB stops that
+# target and leaves the input in `artifacts/<target>/`: minimize it
 # (`cargo fuzz tmin <target> <file>`), fix the bug and add the input as a regression test in
 # the crate whose code was wrong. Exits 1 if any target crashed.
 set -euo pipefail
@@ -40,7 +41,10 @@ printf '%-22s %8s %12s %9s %7s %7s %7s %8s\n' \
 failed=0
 for target in $targets; do
     mkdir -p "corpus/$target" "artifacts/$target"
-    cp -n "seeds/$target"/* "corpus/$target/" 2>/dev/null || true
+    # The seeds and every input a fuzzer found a bug with (`tests/fuzz-regressions/<target>/`
+    # in the crate whose code was wrong), so a fixed bug is re-checked first.
+    cp -n "seeds/$target"/* ../crates/*/tests/fuzz-regressions/"$target"/* "corpus/$target/" \
+        2>/dev/null || true
     log="logs/$target.log"
     status=0
     cargo fuzz run -O --debug-assertions "$target" "corpus/$target" -- \

@@ -1,4 +1,5 @@
-//! The RDB parser, as `verify` (digest) and a restore (DUMP payloads) run it on a stored dump.
+//! The RDB parser, as `verify` (digest) and a restore (DUMP payloads) run it on a stored dump
+//! (`store_redis::fuzzing::rdb`).
 #![no_main]
 #[path = "common.rs"]
 mod common;

@@ -76,6 +76,8 @@
 mod backup_id;
 pub mod catalog;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod io;
 mod layout;
 pub mod leftovers;

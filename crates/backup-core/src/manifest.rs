@@ -135,3 +135,24 @@ impl Manifest {
         self.transforms.iter().any(TransformSpec::is_encryption)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `manifest` fuzz target (`tests/fuzz-regressions/manifest/`): serde_json's
+    /// fast float parser read this integer as 1.1111111111111109e104, which is written as such
+    /// and then read as 1.111111111111111e104.
+    #[test]
+    fn a_large_number_in_the_metadata_survives_a_round_trip() {
+        let json = include_bytes!("../tests/fuzz-regressions/manifest/float-round-trip.json");
+        let manifest = Manifest::from_json(json).expect("the manifest parses");
+        let again = Manifest::from_json(&manifest.to_json().expect("it serializes"))
+            .expect("the written manifest parses");
+        assert_eq!(again, manifest);
+        assert_eq!(
+            manifest.metadata["n"],
+            serde_json::json!(1.111111111111111e104)
+        );
+    }
+}

@@ -1,6 +1,7 @@
-//! Entry points for the fuzz targets in `fuzz/` at the repository root: each runs the code
-//! that reads a stored dump exactly as `verify` and a restore do. Hidden from the docs and not
-//! a stable API.
+//! Entry points for the fuzz targets in `fuzz/` at the repository root (ARCHITECTURE.md, "Fuzz
+//! a parser"), shared with the replay of their inputs in `tests/fuzz_inputs.rs`: each runs the
+//! code that reads a stored dump exactly as `verify` and a restore do. Hidden from the docs and
+//! not a stable API.
 
 use crate::check::count_dump;
 use crate::definitions::MAX_OBJECT_BYTES;
@@ -31,4 +32,23 @@ pub fn scan(data: &[u8], chunk: usize) -> Result<usize, ScanError> {
     }
     scanner.finish(&mut events)?;
     Ok(events.len())
+}
+
+/// The `rabbitmq_definitions` target: the first byte of `data` picks the scanner's chunk size
+/// (1 to 256 bytes), the rest is a definitions document, [`scan`]ned in those chunks and read
+/// as a `rabbitmq-definitions` [`dump`]. Returns the first error (fine for arbitrary input);
+/// an empty `data` is nothing to read.
+pub async fn definitions(data: &[u8]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let Some((&chunk, doc)) = data.split_first() else {
+        return Ok(());
+    };
+    let scanned = scan(doc, usize::from(chunk) + 1);
+    dump(doc, DumpFormat::Definitions).await?;
+    scanned?;
+    Ok(())
+}
+
+/// The `rabbitmq_messages` target: `data` read as a `rabbitmq-definitions+messages` [`dump`].
+pub async fn messages(data: &[u8]) -> Result<(), RabbitmqError> {
+    dump(data, DumpFormat::Messages).await
 }

@@ -1,6 +1,7 @@
-//! Entry points for the fuzz targets in `fuzz/` at the repository root: each runs the code
-//! that parses untrusted bytes (a stored dump, a server's replies) exactly as lifeboat does.
-//! Hidden from the docs and not a stable API.
+//! Entry points for the fuzz targets in `fuzz/` at the repository root (ARCHITECTURE.md, "Fuzz
+//! a parser"), shared with the replay of their inputs in `tests/fuzz_inputs.rs`: each runs the
+//! code that parses untrusted bytes (a stored dump, a server's replies) exactly as lifeboat
+//! does. Hidden from the docs and not a stable API.
 
 use crate::check::{digest_logical, digest_rdb};
 use crate::rdb::RdbParser;

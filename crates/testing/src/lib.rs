@@ -10,6 +10,7 @@
 //! - [`FaultProxy`], a TCP proxy in front of a real server that refuses, resets, stalls or
 //!   throttles connections on cue;
 //! - [`BlackHole`], an endpoint that accepts connections and never answers;
+//! - [`fuzz_inputs`], the committed seeds and regression inputs of a fuzz target;
 //! - [`fake_tool`], a misbehaving `pg_dump` (or any client tool); [`free_port`], a loopback
 //!   port for a scratch server;
 //! - [`service_unavailable`], the skip-or-fail rule of tests that need a real server
@@ -50,6 +51,7 @@ mod bytes_source;
 mod failing_reader;
 mod fake_tool;
 mod fault_proxy;
+mod fuzz_inputs;
 mod manifest;
 mod memory_sink;
 mod ports;
@@ -66,6 +68,7 @@ pub use bytes_source::BytesSource;
 pub use failing_reader::FailingReader;
 pub use fake_tool::{fake_tool, REAL_VERSION};
 pub use fault_proxy::{Fault, FaultProxy, ProxyStats};
+pub use fuzz_inputs::{fuzz_inputs, FuzzInput};
 pub use manifest::manifest;
 pub use memory_sink::MemorySink;
 pub use ports::free_port;
