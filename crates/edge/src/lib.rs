@@ -29,6 +29,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod cause_chain;
 pub mod copy;
 pub mod deprecation;
 pub mod duration;

@@ -4,28 +4,9 @@
 use std::error::Error;
 use std::fmt;
 
+use crate::cause_chain::Cause;
+
 use crate::redact::scrub;
-
-/// One level of a scrubbed cause chain: its text, and the next cause.
-#[derive(Debug)]
-struct Cause {
-    text: String,
-    next: Option<Box<Cause>>,
-}
-
-impl fmt::Display for Cause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
-impl Error for Cause {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        self.next
-            .as_deref()
-            .map(|cause| cause as &(dyn Error + 'static))
-    }
-}
 
 /// An error whose text, and the text of every cause, may echo a secret (a client library
 /// printing `AUTH`'s arguments or a connection string): shown with those secrets as `***`.
@@ -57,16 +38,7 @@ impl Scrubbed {
         let secrets: Vec<&str> = secrets.into_iter().collect();
         let clean = |text: String| scrub(&text, secrets.iter().copied());
         let text = clean(original.to_string());
-        let mut texts = Vec::new();
-        let mut next = original.source();
-        while let Some(cause) = next {
-            texts.push(clean(cause.to_string()));
-            next = cause.source();
-        }
-        let cause = texts
-            .into_iter()
-            .rev()
-            .fold(None, |next, text| Some(Box::new(Cause { text, next })));
+        let cause = Cause::chain_of(original.as_ref(), clean);
         Self {
             original,
             text,

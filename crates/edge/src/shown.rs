@@ -8,6 +8,8 @@
 use std::error::Error;
 use std::fmt::{self, Write as _};
 
+use crate::cause_chain::Cause;
+
 /// The most characters of stored text [`excerpt`] shows.
 pub const EXCERPT_CHARS: usize = 64;
 
@@ -83,27 +85,6 @@ pub fn excerpt_str(text: &str) -> String {
     excerpt(text.as_bytes())
 }
 
-/// One level of a cleaned cause chain.
-#[derive(Debug)]
-struct Cause {
-    text: String,
-    next: Option<Box<Cause>>,
-}
-
-impl fmt::Display for Cause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
-impl Error for Cause {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        self.next
-            .as_deref()
-            .map(|cause| cause as &(dyn Error + 'static))
-    }
-}
-
 /// A parser's error about bytes from storage (serde_json's `unknown variant `…``, `invalid
 /// type: string "…"`), whose text quotes those bytes: shown with unsafe characters escaped and
 /// cut at [`MESSAGE_CHARS`], its causes likewise. The original stays reachable with
@@ -133,16 +114,9 @@ impl Shown {
     pub fn new(error: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
         let original = error.into();
         let text = clean(&original.to_string(), MESSAGE_CHARS);
-        let mut texts = Vec::new();
-        let mut next = original.source();
-        while let Some(cause) = next {
-            texts.push(clean(&cause.to_string(), MESSAGE_CHARS));
-            next = cause.source();
-        }
-        let cause = texts
-            .into_iter()
-            .rev()
-            .fold(None, |next, text| Some(Box::new(Cause { text, next })));
+        let cause = Cause::chain_of(original.as_ref(), |text: String| {
+            clean(&text, MESSAGE_CHARS)
+        });
         Self(Box::new(Inner {
             original,
             text,
